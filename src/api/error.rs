@@ -1,0 +1,193 @@
+//! `ApiError`, the only error type that knows HTTP: each variant's status, stable code and
+//! message. The table of codes in the README follows the `match` in `entries`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use super::envelope::{Envelope, ErrorEntry, ErrorSource};
+use crate::domain::{FieldError, FieldErrorKind};
+use crate::store::StoreError;
+
+/// Header the official Cloudflare SDKs read to decide whether to retry a failed request.
+pub const SHOULD_RETRY: &str = "x-should-retry";
+
+/// Seconds a client should wait before retrying after a 503.
+const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body has invalid fields")]
+    InvalidFields(Vec<FieldError>),
+    #[error("request body is not a JSON object")]
+    NotAnObject,
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid path identifier: {0}")]
+    InvalidIdentifier(String),
+    #[error("integration not found")]
+    NotFound,
+    #[error("reference id already in use")]
+    DuplicateReferenceId,
+    #[error("account integration limit of {0} reached")]
+    AccountLimitReached(u32),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("no route for this path")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("database unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The envelope entries for this error: one per field for invalid fields, else one.
+    pub fn entries(&self) -> Vec<ErrorEntry> {
+        let entry = |code, message: String| ErrorEntry {
+            code,
+            message,
+            source: None,
+        };
+        let single = match self {
+            Self::InvalidFields(fields) => return fields.iter().map(field_entry).collect(),
+            Self::NotAnObject => entry(1001, "request body must be a JSON object".into()),
+            Self::MalformedJson(detail) => entry(6007, format!("malformed JSON: {detail}")),
+            Self::InvalidIdentifier(message) => entry(7003, message.clone()),
+            Self::NotFound => entry(1005, "integration not found".into()),
+            Self::DuplicateReferenceId => entry(
+                1006,
+                "reference_id is already used by another integration of this account".into(),
+            ),
+            Self::AccountLimitReached(limit) => entry(
+                1007,
+                format!(
+                    "the account already has the maximum of {limit} integrations; \
+                     delete one before creating another"
+                ),
+            ),
+            Self::PayloadTooLarge { limit } => {
+                entry(1008, format!("request body must be at most {limit} bytes"))
+            }
+            Self::UnsupportedMediaType => entry(
+                1009,
+                "Content-Type must be application/json with a UTF-8 body".into(),
+            ),
+            Self::RouteNotFound => entry(7000, "No route for that URI".into()),
+            Self::MethodNotAllowed { allow } => entry(
+                7001,
+                format!("Method not allowed for this route; allowed: {allow}"),
+            ),
+            Self::Unavailable(_) => entry(
+                1010,
+                "database unavailable; the request was not applied, retry later".into(),
+            ),
+            Self::Internal(_) => entry(1011, "internal error; the request failed".into()),
+        };
+        let mut single = single;
+        if let Self::DuplicateReferenceId = self {
+            single.source = Some(ErrorSource {
+                pointer: "/reference_id".into(),
+            });
+        }
+        vec![single]
+    }
+}
+
+fn field_entry(field: &FieldError) -> ErrorEntry {
+    let code = match field.kind {
+        FieldErrorKind::Missing => 1002,
+        FieldErrorKind::WrongType => 1003,
+        FieldErrorKind::Invalid => 1004,
+    };
+    ErrorEntry {
+        code,
+        message: field.message.clone(),
+        source: Some(ErrorSource {
+            pointer: field.pointer.clone(),
+        }),
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::DuplicateReferenceId => Self::DuplicateReferenceId,
+            StoreError::AccountLimitReached(limit) => Self::AccountLimitReached(limit),
+            StoreError::InvalidRow(column) => {
+                Self::Internal(format!("stored row has an invalid {column}"))
+            }
+            other => Self::Unavailable(other),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::InvalidFields(errors)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidFields(_)
+            | Self::NotAnObject
+            | Self::MalformedJson(_)
+            | Self::InvalidIdentifier(_)
+            | Self::AccountLimitReached(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::DuplicateReferenceId => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log_server_error(self);
+        }
+
+        let mut response = HttpResponse::build(status);
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+                response.insert_header((SHOULD_RETRY, "false"));
+            }
+            _ => {
+                response.insert_header((SHOULD_RETRY, "false"));
+            }
+        }
+        response.json(Envelope::<()> {
+            success: false,
+            errors: &self.entries(),
+            messages: &[],
+            result: None,
+        })
+    }
+}
+
+fn log_server_error(error: &ApiError) {
+    let mut causes = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push_str(": ");
+        causes.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    match error {
+        ApiError::Internal(detail) => tracing::error!(detail = %detail, "request failed"),
+        _ => tracing::error!(error = %error, causes = %causes, "request failed"),
+    }
+}

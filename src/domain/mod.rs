@@ -1,0 +1,16 @@
+//! Validated values of the integrations API. Each type is built only through `parse`, so an
+//! invalid value cannot reach the store.
+
+mod account_tag;
+mod field_error;
+mod integration;
+mod integration_id;
+mod reference_id;
+mod tenant_url;
+
+pub use account_tag::AccountTag;
+pub use field_error::{FieldError, FieldErrorKind};
+pub use integration::{Integration, IntegrationType, IntegrationUpdate, NewIntegration};
+pub use integration_id::IntegrationId;
+pub use reference_id::ReferenceId;
+pub use tenant_url::{TenantUrl, TenantUrlPolicy, MAX_TENANT_URL_BYTES};

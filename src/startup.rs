@@ -1,0 +1,93 @@
+//! Building the server: open the database, bind the listener and run the App.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::domain::TenantUrlPolicy;
+use crate::store::{self, Database};
+use crate::telemetry::RequestTelemetry;
+
+/// A bound, ready-to-run daemon.
+pub struct Application {
+    server: Server,
+    port: u16,
+    database: Arc<Database>,
+}
+
+impl Application {
+    /// Opens the database, applies migrations if configured, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, |_| {}).await
+    }
+
+    /// Like `build`, with extra services registered before the API, for tests.
+    pub async fn build_with<F>(settings: Settings, extra_services: F) -> anyhow::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let database = Arc::new(store::open(&settings).await?);
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .with_context(|| format!("failed to listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+
+        let state = web::Data::new(AppState {
+            store: database.integrations.clone(),
+            database: Arc::clone(&database),
+            public_url: settings.public_url().to_owned(),
+            tenant_url_policy: if settings.integrations.allow_http_tenant_url {
+                TenantUrlPolicy::AllowHttp
+            } else {
+                TenantUrlPolicy::HttpsOnly
+            },
+            body_limit: settings.server.body_limit,
+        });
+        let base_path = settings.server.base_path.clone();
+        let mut server = HttpServer::new(move || {
+            let extra_services = extra_services.clone();
+            let base_path = base_path.clone();
+            App::new()
+                .app_data(state.clone())
+                .wrap(RequestTelemetry)
+                .configure(extra_services)
+                .configure(|config| api::configure(config, &base_path))
+                .default_service(web::to(api::route_not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(5));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+
+        Ok(Self {
+            server,
+            port,
+            database,
+        })
+    }
+
+    /// The port the listener is bound to, which differs from the setting when that is 0.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server, as SIGTERM does.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped by a signal or a handle, then closes the database.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let outcome = self.server.await;
+        self.database.close().await;
+        outcome
+    }
+}
