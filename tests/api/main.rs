@@ -1,0 +1,4 @@
+//! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
+
+mod helpers;
+mod lifecycle;
