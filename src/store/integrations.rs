@@ -64,7 +64,7 @@ impl IntegrationStore {
     ///
     /// Fails with `DuplicateReferenceId` if the account already uses its reference id, and
     /// with `AccountLimitReached` if the account is at its cap.
-    #[tracing::instrument(skip_all, fields(integration_id = %integration.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %integration.id))]
     pub async fn insert(&self, integration: Integration) -> Result<(), StoreError> {
         let request = WriteRequest::Insert {
             integration,
@@ -80,7 +80,7 @@ impl IntegrationStore {
     }
 
     /// Lists the account's integrations by creation time, then id.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn list_for_account(
         &self,
         account_tag: &AccountTag,
@@ -96,7 +96,7 @@ impl IntegrationStore {
         rows.iter().map(integration_from_row).collect()
     }
 
-    #[tracing::instrument(skip_all, fields(integration_id = %id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %id))]
     pub async fn find_by_id(
         &self,
         account_tag: &AccountTag,
@@ -114,7 +114,7 @@ impl IntegrationStore {
         row.as_ref().map(integration_from_row).transpose()
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn find_by_reference_id(
         &self,
         account_tag: &AccountTag,
@@ -135,7 +135,7 @@ impl IntegrationStore {
     /// Overwrites the integration's tenant URL, and its `active` flag and reference id where
     /// `update` gives them. Returns the stored result, or `None` if the account has no such
     /// integration.
-    #[tracing::instrument(skip_all, fields(integration_id = %id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %id))]
     pub async fn replace(
         &self,
         account_tag: &AccountTag,
@@ -154,7 +154,7 @@ impl IntegrationStore {
     }
 
     /// Deletes the integration. Returns false if the account has no such integration.
-    #[tracing::instrument(skip_all, fields(integration_id = %id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %id))]
     pub async fn delete(
         &self,
         account_tag: &AccountTag,
