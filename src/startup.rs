@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::api::{self, AppState};
+use crate::auth::{self, LastUsedRecorder, TokenAuthority};
 use crate::config::Settings;
 use crate::domain::TenantUrlPolicy;
 use crate::store::{self, Database};
@@ -21,8 +22,13 @@ pub struct Application {
     database: Arc<Database>,
 }
 
+/// Most synchronous connections for token checks. Each check holds one for a few
+/// microseconds, so a few serve many HTTP workers.
+const MAX_TOKEN_READERS: usize = 8;
+
 impl Application {
-    /// Opens the database, applies migrations if configured, and binds the listener.
+    /// Opens the database, applies migrations if configured, creates the first API token if
+    /// the database has none, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with(settings, |_| {}).await
     }
@@ -33,6 +39,7 @@ impl Application {
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let database = Arc::new(store::open(&settings).await?);
+        let tokens = Arc::new(open_tokens(&settings, &database).await?);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("failed to listen on {address}"))?;
@@ -48,6 +55,7 @@ impl Application {
                 TenantUrlPolicy::HttpsOnly
             },
             body_limit: settings.server.body_limit,
+            tokens,
         });
         let base_path = settings.server.base_path.clone();
         let mut server = HttpServer::new(move || {
@@ -90,4 +98,21 @@ impl Application {
         self.database.close().await;
         outcome
     }
+}
+
+/// Creates the first token if the database has none, then opens the token check with one
+/// reader connection per HTTP worker, up to `MAX_TOKEN_READERS`.
+async fn open_tokens(settings: &Settings, database: &Database) -> anyhow::Result<TokenAuthority> {
+    let path = settings
+        .database_path()
+        .context("database.url names no database file")?;
+    auth::create_first_token(&database.tokens, &auth::token_file_path(&path)).await?;
+
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    let recorder = LastUsedRecorder::start(database.tokens.clone());
+    TokenAuthority::open(&path, workers.min(MAX_TOKEN_READERS), recorder)
+        .with_context(|| format!("failed to read API tokens from {}", path.display()))
 }

@@ -1,4 +1,5 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod auth;
 mod helpers;
 mod lifecycle;
