@@ -75,7 +75,7 @@ impl Route {
 
     async fn send(&self, caller: &Caller<'_>) -> Reply {
         caller
-            .send(self.method.clone(), &self.path, self.body.as_ref())
+            .call(self.method.clone(), &self.path, self.body.as_ref())
             .await
     }
 }
@@ -353,15 +353,15 @@ async fn malformed_account_checks_token_first() {
     let anonymous = fixture
         .app
         .as_anonymous()
-        .send(Method::GET, path, None)
+        .call(Method::GET, path, None)
         .await;
     let unknown = fixture
         .app
         .with_token(TokenSecret::generate().expose())
-        .send(Method::GET, path, None)
+        .call(Method::GET, path, None)
         .await;
-    let all_accounts = fixture.app.send(Method::GET, path, None).await;
-    let scoped = scoped.send(Method::GET, path, None).await;
+    let all_accounts = fixture.app.call(Method::GET, path, None).await;
+    let scoped = scoped.call(Method::GET, path, None).await;
 
     anonymous.assert_error(StatusCode::BAD_REQUEST, 9106);
     unknown.assert_error(StatusCode::UNAUTHORIZED, 10000);
@@ -385,7 +385,7 @@ async fn encoded_account_cannot_escape_scope() {
     for (label, tag) in cases {
         let path = format!("/accounts/{tag}/zt_risk_scoring/integrations");
 
-        let reply = caller.send(Method::GET, &path, None).await;
+        let reply = caller.call(Method::GET, &path, None).await;
 
         let shown = format!("{label}: {}", reply.body);
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{shown}");
@@ -408,8 +408,8 @@ async fn scoped_token_accepts_uppercase_account() {
 async fn unknown_route_requires_token() {
     let app = spawn_app().await;
 
-    let anonymous = app.as_anonymous().send(Method::GET, "/zones", None).await;
-    let authenticated = app.send(Method::GET, "/zones", None).await;
+    let anonymous = app.as_anonymous().call(Method::GET, "/zones", None).await;
+    let authenticated = app.call(Method::GET, "/zones", None).await;
 
     anonymous.assert_error(StatusCode::BAD_REQUEST, 9106);
     authenticated.assert_error(StatusCode::NOT_FOUND, 7000);
@@ -435,7 +435,7 @@ async fn health_routes_need_no_token() {
 async fn user_verify_returns_token_status() {
     let app = spawn_app().await;
 
-    let reply = app.send(Method::GET, "/user/tokens/verify", None).await;
+    let reply = app.call(Method::GET, "/user/tokens/verify", None).await;
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["success"], true);
@@ -466,8 +466,8 @@ async fn account_verify_shows_expiry() {
     let own = format!("/accounts/{}/tokens/verify", fixture.account);
     let other = format!("/accounts/{}/tokens/verify", account(2));
 
-    let verified = caller.send(Method::GET, &own, None).await;
-    let other_account = caller.send(Method::GET, &other, None).await;
+    let verified = caller.call(Method::GET, &own, None).await;
+    let other_account = caller.call(Method::GET, &other, None).await;
 
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     assert_eq!(verified.body["result"]["id"], id);
@@ -492,7 +492,7 @@ async fn verify_rejects_invalid_tokens() {
         let reply = fixture
             .app
             .with_token(&secret)
-            .send(Method::GET, "/user/tokens/verify", None)
+            .call(Method::GET, "/user/tokens/verify", None)
             .await;
 
         assert_rejected(&reply, StatusCode::UNAUTHORIZED, 10000, label, &fixture);

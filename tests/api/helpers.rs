@@ -165,8 +165,8 @@ impl TestApp {
     }
 
     /// Sends a request to `{address}{base_path}{path}` with the app's token.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
-        self.as_default().send(method, path, body).await
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.as_default().call(method, path, body).await
     }
 
     /// Creates a token in the app's database, as `ztrisk token create` does, and returns its
@@ -246,6 +246,16 @@ impl TestApp {
         Caller { app: self, client }
     }
 
+    /// Sends `request`, built from `self.client`, and reads the envelope.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        read(request.send().await.expect("request sent")).await
+    }
+
+    /// `{address}{path}`, for routes outside the integrations helpers.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
     /// Creates an integration and returns its `result`, failing the test unless it is a 200.
     pub async fn create_ok(&self, account: &str, body: &Value) -> Value {
         let reply = self.create(account, body).await;
@@ -316,7 +326,7 @@ impl Caller<'_> {
     }
 
     /// Sends a request to `{address}{base_path}{path}`, with `body` as JSON if given.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
         let url = format!(
             "{}{}{path}",
             self.app.address, self.app.settings.server.base_path
