@@ -63,7 +63,7 @@ impl RejectionLog {
         drop(window);
 
         let token_id = token_id.map(TokenId::as_str);
-        let client = client.map(|address| address.ip().to_string());
+        let client = client.map(|address| tracing::field::display(address.ip()));
         tracing::warn!(reason, token_id, client, "rejected an API request");
     }
 }

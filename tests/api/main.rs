@@ -10,5 +10,7 @@ mod list;
 mod process;
 mod reference_id;
 mod routing;
+mod secrets;
 mod storage;
+mod token_cli;
 mod update;
