@@ -24,8 +24,8 @@ pub struct Application {
     database: Arc<Database>,
 }
 
-/// Most synchronous connections for token checks. Each check holds one for a few
-/// microseconds, so a few serve many HTTP workers.
+/// Maximum number of synchronous connections for token checks. Each check uses one for a
+/// few microseconds, so a few serve many HTTP workers.
 const MAX_TOKEN_READERS: usize = 8;
 
 impl Application {

@@ -1,13 +1,16 @@
 //! The middleware that requires an API token on every route under the base path, and the
 //! extractor that gives handlers the token it accepted.
 //!
-//! The checks run in this order, each rejecting with its own status and code: global API
-//! key headers, a missing or malformed `Authorization` header, an unknown, revoked or expired
-//! token, an account in the path that the token does not cover, and a read-only token on a
-//! method other than GET or HEAD. Authentication comes before routing and before the path is
-//! validated, so a client without a valid token learns nothing about which paths or
-//! accounts exist. A request that passes carries its `AuthenticatedToken` in the request
-//! extensions.
+//! The checks run in this order, and each rejects with its own status and code:
+//! 1. global API key headers (`X-Auth-Email`, `X-Auth-Key`);
+//! 2. a missing or malformed `Authorization` header;
+//! 3. an unknown, revoked or expired token;
+//! 4. an account in the path that the token does not cover;
+//! 5. a read-only token on a method other than GET or HEAD.
+//!
+//! Authentication comes before routing and before the path is validated, so a client without
+//! a valid token learns nothing about which paths or accounts exist. A request that passes
+//! carries its `AuthenticatedToken` in the request extensions.
 
 use std::future::{ready, Ready};
 

@@ -22,8 +22,8 @@ use super::rejection_log::RejectionLog;
 use crate::domain::{AccountScope, Permission, TokenHash, TokenId, TokenSecret};
 use crate::store::{StoreError, TokenReader, TokenSet};
 
-/// Longest a token check waits for a SQLite lock. It blocks an HTTP worker thread, so it is
-/// kept short; in WAL mode a reader waits only while another connection resets or recovers
+/// Maximum time a token check waits for a SQLite lock. It blocks an HTTP worker thread, so it
+/// is kept short. In WAL mode a reader waits only while another connection resets or recovers
 /// the WAL.
 const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -61,7 +61,7 @@ impl AuthenticatedToken {
     }
 }
 
-/// Why a token was not accepted.
+/// The reason a token was not accepted.
 #[derive(Debug)]
 pub enum AuthenticationError {
     /// No stored token has this secret.
@@ -153,7 +153,7 @@ impl TokenAuthority {
         self.rejections.log(reason, token_id, client);
     }
 
-    /// The snapshot for the tokens as committed now, reloaded if they changed.
+    /// Returns the snapshot of the tokens as committed now, reloading it if they changed.
     fn current(&self) -> Result<Arc<Snapshot>, StoreError> {
         let mut reader = self.reader();
         let generation = reader.generation()?;
@@ -179,7 +179,7 @@ impl TokenAuthority {
         Ok(fresh)
     }
 
-    /// A free reader if there is one, else the next one in turn.
+    /// Locks a free reader if there is one, else waits for the next one in turn.
     fn reader(&self) -> MutexGuard<'_, TokenReader> {
         for reader in self.readers.iter() {
             if let Ok(guard) = reader.try_lock() {

@@ -13,9 +13,9 @@ use crate::config::Settings;
 use crate::domain::{AccountScope, AccountTag, Permission, TokenId, TokenSecret};
 use crate::store::{self, RevokeOutcome, StoredToken};
 
-/// Longest token name, in characters.
+/// Maximum length of a token name, in characters.
 const MAX_NAME_CHARS: usize = 100;
-/// Longest `--expires-in`: about ten years.
+/// Maximum `--expires-in`: about ten years.
 const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +93,7 @@ async fn create(args: CreateArgs, settings: &Settings) -> anyhow::Result<()> {
         issued.id,
         permission.as_str()
     );
-    eprintln!("its secret, printed below, is shown only this once; store it now");
+    eprintln!("its secret, printed on standard output, is shown only this once; store it now");
     println!("{}", issued.secret.expose());
     Ok(())
 }
@@ -215,7 +215,7 @@ fn check_name(name: &str) -> anyhow::Result<&str> {
     Ok(name)
 }
 
-/// One line per token under a header, in columns.
+/// Formats one line per token under a header, in columns.
 fn format_table(tokens: &[StoredToken], now: DateTime<Utc>) -> String {
     let mut rows = vec![[
         "ID".to_owned(),

@@ -16,13 +16,13 @@ use crate::store::TokenStore;
 /// Name of the first token, as `ztrisk token list` shows it.
 const FIRST_TOKEN_NAME: &str = "first token";
 
-/// The file that receives the first token's secret: the database file's path with the
-/// extension `token`, such as `data/ztrisk.token` for `data/ztrisk.db`.
+/// Returns the file that receives the first token's secret: the database file's path with
+/// the extension `token`, such as `data/ztrisk.token` for `data/ztrisk.db`.
 pub fn token_file_path(database: &Path) -> PathBuf {
     database.with_extension("token")
 }
 
-/// Creates the first token if the database holds no token at all, revoked ones included,
+/// Creates the first token if the database contains no token at all, revoked ones included,
 /// and writes its secret to `token_file`. Returns whether it did.
 ///
 /// The file is written before the token is stored, so a crash in between leaves a secret

@@ -38,7 +38,7 @@ impl fmt::Display for TokenId {
     }
 }
 
-/// What a token may do: `Read` allows GET and HEAD requests, `Edit` allows every method.
+/// A token's permission: `Read` allows GET and HEAD requests, `Edit` allows every method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     Read,
@@ -46,7 +46,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    /// The stored and displayed form: `read` or `edit`.
+    /// Returns the stored and displayed form: `read` or `edit`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
@@ -73,7 +73,7 @@ pub enum AccountScope {
 }
 
 impl AccountScope {
-    /// A scope of the given accounts, or `None` if `accounts` is empty.
+    /// Builds a scope of the given accounts, or returns `None` if `accounts` is empty.
     pub fn accounts(mut accounts: Vec<AccountTag>) -> Option<Self> {
         accounts.sort();
         accounts.dedup();
@@ -105,8 +105,9 @@ impl fmt::Display for AccountScope {
 pub struct TokenSecret(String);
 
 impl TokenSecret {
-    /// Shortest and longest accepted secret, in characters. Terraform's Cloudflare provider
-    /// accepts only tokens of this form, so a longer or shorter one could not be used there.
+    /// Minimum and maximum length of a secret, in characters. Cloudflare's own tokens are 40
+    /// characters of this alphabet, and clients may check a token's form before sending it,
+    /// so the daemon issues and accepts only secrets of this form.
     pub const MIN_LEN: usize = 40;
     pub const MAX_LEN: usize = 80;
     pub const FORMAT: &'static str = "40 to 80 characters of A-Z, a-z, 0-9, - and _";
@@ -138,7 +139,7 @@ impl TokenSecret {
         is_valid.then(|| Self(value.to_owned()))
     }
 
-    /// The secret itself, to print once or to send; never log it.
+    /// Returns the secret itself, to print once or to send. Never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -1,5 +1,6 @@
 //! Validated values of the integrations API and of its API tokens. Each type is built only
-//! through `parse`, so an invalid value cannot reach the store.
+//! through its constructors (`parse`, or `generate` for new ids and secrets), so an invalid
+//! value cannot reach the store.
 
 mod account_tag;
 mod api_token;

@@ -1,6 +1,6 @@
-//! The API token repository. The daemon writes tokens through the writer task; the
-//! `ztrisk token` commands run in their own process and write on their own connection, each
-//! change in one short transaction.
+//! The API token repository. The daemon writes tokens through the writer task. The
+//! `ztrisk token` commands run in their own process, so they write on their own connection,
+//! each change in one short transaction.
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
@@ -54,9 +54,9 @@ pub struct TokenStore {
 
 /// A token write for the writer task to run inside its current transaction.
 pub(crate) enum TokenWrite {
-    /// Inserts the token only if the table holds no token at all.
+    /// Inserts the token only if the table contains no token at all.
     InsertIfNone(NewToken),
-    /// Sets each token's `last_used_at`, unless it already holds a later time.
+    /// Sets each token's `last_used_at`, unless it already contains a later time.
     RecordLastUsed(Vec<(TokenId, DateTime<Utc>)>),
 }
 
@@ -265,8 +265,9 @@ fn token_from_row(row: &SqliteRow, accounts: Vec<AccountTag>) -> Result<StoredTo
     })
 }
 
-/// The scope stored as `all_accounts` and the token's rows in `api_token_accounts`. A token
-/// limited to accounts whose account rows are missing gets an empty list, which allows none.
+/// Builds the scope stored as `all_accounts` and the token's rows in `api_token_accounts`. A
+/// token limited to accounts whose account rows are missing gets an empty list, which allows
+/// none.
 pub(crate) fn scope_from_columns(all_accounts: bool, accounts: Vec<AccountTag>) -> AccountScope {
     if all_accounts {
         AccountScope::All

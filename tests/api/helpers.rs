@@ -193,7 +193,8 @@ impl TestApp {
         assert_eq!(outcome, ztrisk::store::RevokeOutcome::Revoked);
     }
 
-    /// Every integration row, as text, to compare the database before and after a request.
+    /// Reads every integration row as text, to compare the database before and after a
+    /// request.
     pub async fn integration_rows(&self) -> Vec<String> {
         use sqlx::Connection;
         let url = format!("sqlite://{}?mode=ro", self.database_path().display());
@@ -211,7 +212,7 @@ impl TestApp {
         rows.into_iter().map(|row| format!("{row:?}")).collect()
     }
 
-    /// A caller that sends the app's token, as the methods of `TestApp` do.
+    /// Returns a caller that sends the app's token, as the methods of `TestApp` do.
     pub fn as_default(&self) -> Caller<'_> {
         Caller {
             app: self,
@@ -219,17 +220,17 @@ impl TestApp {
         }
     }
 
-    /// A caller that sends no authentication headers.
+    /// Returns a caller that sends no authentication headers.
     pub fn as_anonymous(&self) -> Caller<'_> {
         self.with_headers(&[])
     }
 
-    /// A caller that sends `Authorization: Bearer {secret}`.
+    /// Returns a caller that sends `Authorization: Bearer {secret}`.
     pub fn with_token(&self, secret: &str) -> Caller<'_> {
         self.with_headers(&[("authorization", &format!("Bearer {secret}"))])
     }
 
-    /// A caller that sends exactly `headers`, and no token unless they hold one.
+    /// Returns a caller that sends exactly `headers`, and no token unless they contain one.
     pub fn with_headers(&self, headers: &[(&str, &str)]) -> Caller<'_> {
         let mut map = HeaderMap::new();
         for (name, value) in headers {

@@ -96,7 +96,7 @@ impl Drop for Daemon {
     }
 }
 
-/// A `ztrisk` command over `folder/ztrisk.db` on a free port, from a folder without settings.
+/// Builds a `ztrisk` command over `folder/ztrisk.db` on a free port, run from `folder`.
 fn ztrisk(folder: &Path) -> Command {
     let mut command = Command::new(BINARY);
     command
@@ -111,7 +111,7 @@ fn ztrisk(folder: &Path) -> Command {
     command
 }
 
-/// The port in the `address=127.0.0.1:PORT` field of the `ztrisk started` line.
+/// Returns the port in the `address=127.0.0.1:PORT` field of the `ztrisk started` line.
 fn port_of_start_line(line: &str) -> Option<u16> {
     if !line.contains("ztrisk started") {
         return None;
@@ -137,7 +137,7 @@ async fn get(client: &reqwest::Client, url: &str, secret: &str) -> (StatusCode, 
     (status, response.json().await.expect("JSON body"))
 }
 
-/// The database file and its WAL and shared-memory files, as far as they exist.
+/// Reads the database file and its WAL and shared-memory files, as far as they exist.
 fn database_bytes(folder: &Path) -> Vec<(String, Vec<u8>)> {
     ["ztrisk.db", "ztrisk.db-wal", "ztrisk.db-shm"]
         .iter()

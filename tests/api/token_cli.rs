@@ -37,7 +37,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The id in the "created API token {id} ..." line of `token create`.
+/// Returns the id in the "created API token {id} ..." line of `token create`.
 fn created_id(output: &Output) -> String {
     let text = stderr(output);
     let rest = text
