@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Connection;
 
+use super::reader::Readers;
 use super::writer::Writer;
 use super::{IntegrationStore, TokenStore};
 use crate::config::{DatabaseSettings, Settings, Synchronous};
@@ -68,9 +70,16 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
         .await
         .with_context(|| format!("failed to open read connections to {}", database.url))?;
     let writer = Writer::start(writer_connection, options);
+    let path = settings
+        .database_path()
+        .context("database.url must name a SQLite file")?;
     let max_per_account = settings.integrations.max_per_account;
     Ok(Database {
-        integrations: IntegrationStore::new(readers.clone(), writer.clone(), max_per_account),
+        integrations: IntegrationStore::new(
+            Arc::new(Readers::new(path, database.pool_size as usize)),
+            writer.clone(),
+            max_per_account,
+        ),
         tokens: TokenStore::new(readers.clone(), writer),
         readers,
     })

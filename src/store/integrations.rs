@@ -1,10 +1,13 @@
-//! The integrations repository: one SQL statement per operation, reads on the read pool and
-//! writes through the writer task.
+//! The integrations repository: one SQL statement per operation, reads on the synchronous
+//! read connections and writes through the writer task.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
+use super::reader::Readers;
 use super::tokens::{self, TokenWrite, TokenWriteOutcome};
 use super::writer::Writer;
 use super::StoreError;
@@ -24,7 +27,7 @@ macro_rules! columns {
 /// one account's integrations are invisible to another.
 #[derive(Clone)]
 pub struct IntegrationStore {
-    readers: SqlitePool,
+    readers: Arc<Readers>,
     writer: Writer,
     max_per_account: u32,
 }
@@ -55,7 +58,7 @@ pub(crate) enum WriteOutcome {
 }
 
 impl IntegrationStore {
-    pub(crate) fn new(readers: SqlitePool, writer: Writer, max_per_account: u32) -> Self {
+    pub(crate) fn new(readers: Arc<Readers>, writer: Writer, max_per_account: u32) -> Self {
         Self {
             readers,
             writer,
@@ -88,15 +91,7 @@ impl IntegrationStore {
         &self,
         account_tag: &AccountTag,
     ) -> Result<Vec<Integration>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM integrations WHERE account_tag = ?1 ORDER BY created_at, id"
-        ))
-        .bind(account_tag.as_str())
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(integration_from_row).collect()
+        self.readers.list_for_account(account_tag)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %id))]
@@ -105,16 +100,7 @@ impl IntegrationStore {
         account_tag: &AccountTag,
         id: &IntegrationId,
     ) -> Result<Option<Integration>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM integrations WHERE id = ?1 AND account_tag = ?2"
-        ))
-        .bind(id.to_string())
-        .bind(account_tag.as_str())
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(integration_from_row).transpose()
+        self.readers.find_by_id(account_tag, id)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -123,16 +109,7 @@ impl IntegrationStore {
         account_tag: &AccountTag,
         reference_id: &ReferenceId,
     ) -> Result<Option<Integration>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM integrations WHERE account_tag = ?1 AND reference_id = ?2"
-        ))
-        .bind(account_tag.as_str())
-        .bind(reference_id.as_str())
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(integration_from_row).transpose()
+        self.readers.find_by_reference_id(account_tag, reference_id)
     }
 
     /// Overwrites the integration's tenant URL, and its `active` flag and reference id where
@@ -252,31 +229,58 @@ pub fn format_timestamp(time: &DateTime<Utc>) -> String {
 }
 
 fn integration_from_row(row: &SqliteRow) -> Result<Integration, StoreError> {
-    let invalid = |what: &str| StoreError::InvalidRow(what.to_owned());
     let text = |column: &str| -> Result<String, StoreError> {
         row.try_get::<String, _>(column)
-            .map_err(|_| invalid(column))
+            .map_err(|_| StoreError::InvalidRow(column.to_owned()))
     };
-    let id = IntegrationId::parse(&text("id")?).map_err(|_| invalid("id"))?;
-    let account_tag =
-        AccountTag::parse(&text("account_tag")?).map_err(|_| invalid("account_tag"))?;
-    let reference_id =
-        ReferenceId::parse(&text("reference_id")?).map_err(|_| invalid("reference_id"))?;
-    let integration_type = IntegrationType::parse(&text("integration_type")?)
-        .map_err(|_| invalid("integration_type"))?;
-    let created_at = DateTime::parse_from_rfc3339(&text("created_at")?)
-        .map_err(|_| invalid("created_at"))?
-        .with_timezone(&Utc);
     let active = row
         .try_get::<bool, _>("active")
-        .map_err(|_| invalid("active"))?;
-    Ok(Integration {
-        id,
-        account_tag,
-        reference_id,
-        integration_type,
-        tenant_url: TenantUrl::from_stored(text("tenant_url")?),
+        .map_err(|_| StoreError::InvalidRow("active".to_owned()))?;
+    StoredColumns {
+        id: text("id")?,
+        account_tag: text("account_tag")?,
+        reference_id: text("reference_id")?,
+        integration_type: text("integration_type")?,
+        tenant_url: text("tenant_url")?,
         active,
-        created_at,
-    })
+        created_at: text("created_at")?,
+    }
+    .into_integration()
+}
+
+/// A row of `integrations` as stored, before its values are checked.
+pub(crate) struct StoredColumns {
+    pub id: String,
+    pub account_tag: String,
+    pub reference_id: String,
+    pub integration_type: String,
+    pub tenant_url: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+impl StoredColumns {
+    /// Parses the stored values; a value that does not parse is an `InvalidRow`.
+    pub(crate) fn into_integration(self) -> Result<Integration, StoreError> {
+        let invalid = |what: &str| StoreError::InvalidRow(what.to_owned());
+        let id = IntegrationId::parse(&self.id).map_err(|_| invalid("id"))?;
+        let account_tag =
+            AccountTag::parse(&self.account_tag).map_err(|_| invalid("account_tag"))?;
+        let reference_id =
+            ReferenceId::parse(&self.reference_id).map_err(|_| invalid("reference_id"))?;
+        let integration_type = IntegrationType::parse(&self.integration_type)
+            .map_err(|_| invalid("integration_type"))?;
+        let created_at = DateTime::parse_from_rfc3339(&self.created_at)
+            .map_err(|_| invalid("created_at"))?
+            .with_timezone(&Utc);
+        Ok(Integration {
+            id,
+            account_tag,
+            reference_id,
+            integration_type,
+            tenant_url: TenantUrl::from_stored(self.tenant_url),
+            active: self.active,
+            created_at,
+        })
+    }
 }

@@ -4,6 +4,7 @@
 mod database;
 mod error;
 mod integrations;
+mod reader;
 mod token_reader;
 mod tokens;
 mod writer;
