@@ -1,5 +1,5 @@
 //! The HTTP ceiling: an actix-web server that does no work per request beyond routing. It
-//! answers every API-shaped GET with one constant integration envelope, built by ztrisk's own
+//! responds to every API-shaped GET with one constant integration envelope, built by ztrisk's own
 //! view types so that its size matches a real response, and a request id header like the
 //! daemon's.
 
@@ -74,7 +74,7 @@ async fn respond(response: web::Data<ConstantResponse>) -> HttpResponse {
         .body(response.body.clone())
 }
 
-/// The envelope of one integration shaped like the seeded ones, as the daemon renders it.
+/// Serializes the envelope of one integration shaped like the seeded ones, as the daemon does.
 fn envelope_body(public_url: &str) -> anyhow::Result<Vec<u8>> {
     let integration = Integration {
         id: IntegrationId::generate(),

@@ -18,13 +18,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection};
 use uuid::Uuid;
 
-/// Rows per `INSERT` statement: 7 parameters each, well below SQLite's limit of 32,766.
+/// Rows per `INSERT` statement: 5 parameters each, well below SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 500;
 /// Rows per transaction.
 const ROWS_PER_TRANSACTION: usize = 100_000;
 /// Page cache of the seeding connection, in KiB, so the indexes stay in memory while they grow.
 const SEED_CACHE_KIB: u32 = 256 * 1024;
-/// Most integrations per account, the daemon's default cap, kept for the delete pool accounts.
+/// Maximum integrations per account, the daemon's default cap, kept in the delete pool too.
 const ACCOUNT_CAP: u64 = 1000;
 
 #[derive(clap::Args)]

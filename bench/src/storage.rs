@@ -188,6 +188,6 @@ fn read_paths(file: &Path) -> anyhow::Result<Vec<(AccountTag, String)>> {
         let last = line.rsplit('/').next().unwrap_or_default().to_owned();
         paths.push((account, last));
     }
-    anyhow::ensure!(!paths.is_empty(), "{file:?} holds no paths");
+    anyhow::ensure!(!paths.is_empty(), "{file:?} contains no paths");
     Ok(paths)
 }
