@@ -24,6 +24,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the database to PATH, also while the daemon runs.
+    Backup {
+        /// File to write; its folder must exist.
+        path: PathBuf,
+        /// Replace PATH if it already exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +49,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Backup { path, force } => backup(settings, &path, force).await,
         }
     });
     match outcome {
@@ -74,6 +83,24 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         database = %settings.database.url,
         applied = applied.len(),
         "database migrations are up to date"
+    );
+    Ok(())
+}
+
+async fn backup(settings: Settings, path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let summary = store::backup(&settings, path, force).await?;
+    tracing::info!(
+        database = %settings.database.url,
+        path = %summary.path.display(),
+        bytes = summary.bytes,
+        integrations = summary.integrations,
+        "database backed up"
+    );
+    println!(
+        "backed up {} integrations ({} bytes) to {}",
+        summary.integrations,
+        summary.bytes,
+        summary.path.display()
     );
     Ok(())
 }

@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+pub use super::outage::UnavailableReason;
+
 /// A store operation that did not complete. Only the first two variants are the caller's
 /// doing; the rest mean the database could not serve the request.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -8,12 +10,28 @@ pub enum StoreError {
     DuplicateReferenceId,
     #[error("the account already has the maximum of {0} integrations")]
     AccountLimitReached(u32),
-    #[error("database unavailable")]
-    Unavailable(#[source] Arc<sqlx::Error>),
+    #[error("{reason}")]
+    Unavailable {
+        reason: UnavailableReason,
+        #[source]
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
     #[error("database writer has stopped")]
     WriterStopped,
     #[error("stored row is invalid: {0}")]
     InvalidRow(String),
+}
+
+impl StoreError {
+    /// Why the database could not serve the request, or `None` for the caller's own errors
+    /// and invalid rows.
+    pub fn unavailable_reason(&self) -> Option<UnavailableReason> {
+        match self {
+            Self::Unavailable { reason, .. } => Some(*reason),
+            Self::WriterStopped => Some(UnavailableReason::Other),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -23,6 +41,9 @@ impl From<sqlx::Error> for StoreError {
                 return Self::DuplicateReferenceId;
             }
         }
-        Self::Unavailable(Arc::new(error))
+        Self::Unavailable {
+            reason: UnavailableReason::of(&error),
+            cause: Arc::new(error),
+        }
     }
 }
