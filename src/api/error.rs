@@ -108,7 +108,7 @@ fn unavailable_message(error: &StoreError) -> &'static str {
             "database is locked by another process; the request was not applied, retry later"
         }
         Some(UnavailableReason::FileMissing) => {
-            "database file is missing; the request was not applied, retry later"
+            "database file is missing or was replaced; the request was not applied, retry later"
         }
         Some(UnavailableReason::Other) | None => {
             "database unavailable; the request was not applied, retry later"

@@ -115,7 +115,12 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     let writer = Writer::start(writer_connection, context);
     let max_per_account = settings.integrations.max_per_account;
     Ok(Database {
-        integrations: IntegrationStore::new(readers.clone(), writer.clone(), max_per_account),
+        integrations: IntegrationStore::new(
+            readers.clone(),
+            writer.clone(),
+            file.clone(),
+            max_per_account,
+        ),
         readers,
         writer,
         file,

@@ -127,6 +127,12 @@ impl Daemon {
         logs.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
+    /// The rate-limited error lines logged for requests that failed for `reason`.
+    pub fn unavailable_log_lines(&self, reason: &str) -> Vec<String> {
+        let lines = self.log_lines("request failed because the database is unavailable");
+        lines.into_iter().filter(|l| l.contains(reason)).collect()
+    }
+
     /// `{address}/client/v4/accounts/{account}/zt_risk_scoring/integrations`.
     pub fn integrations_url(&self, account: &str) -> String {
         format!(

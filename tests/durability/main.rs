@@ -3,3 +3,5 @@
 
 mod crash;
 mod daemon;
+mod disk_full;
+mod file_faults;
