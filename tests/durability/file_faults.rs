@@ -151,3 +151,46 @@ async fn moved_or_deleted_file_rejects_writes() {
     assert_eq!(daemon.unavailable_log_lines("deleted or replaced").len(), 1);
     daemon.stop();
 }
+
+#[tokio::test]
+async fn writer_recovers_after_failed_transaction() {
+    let folder = folder_for(None);
+    let database = folder.path().join("ztrisk.db");
+    let daemon = Daemon::start(&database, &Options::default());
+    let account = account(5);
+    let id = "00000000-0000-4000-8000-000000000001";
+    let mut connection = SqliteConnection::connect(&database_url(&database))
+        .await
+        .expect("test opens the database");
+    // A created_at that does not parse makes the update's RETURNING row undecodable, which
+    // fails the writer's transaction after SQLite has applied the statement.
+    sqlx::query(
+        "INSERT INTO integrations
+             (id, account_tag, reference_id, integration_type, tenant_url, active, created_at)
+         VALUES (?1, ?2, 'broken', 'Okta', 'https://example.okta.com', 1, 'not a time')",
+    )
+    .bind(id)
+    .bind(&account)
+    .execute(&mut connection)
+    .await
+    .expect("row inserted");
+    connection.close().await.expect("test closes the database");
+
+    let url = format!("{}/{id}", daemon.integrations_url(&account));
+    let body = json!({"tenant_url": "https://changed.okta.com", "active": false});
+    let update = daemon.client.put(url).json(&body).send().await;
+    let update = crate::daemon::Reply::read(update.expect("request sent")).await;
+    let created = daemon.create(&account, &create_body("after")).await;
+
+    assert!(update.status.is_server_error(), "update: {}", update.body);
+    assert_eq!(
+        created.status,
+        StatusCode::OK,
+        "create after: {}",
+        created.body
+    );
+    daemon.stop();
+    let file = inspect(&database, true).await;
+    assert_eq!(file.rows[id]["tenant_url"], "https://example.okta.com");
+    assert_eq!(file.rows.len(), 2);
+}
