@@ -1,4 +1,13 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod create;
+mod delete;
+mod get;
 mod helpers;
 mod lifecycle;
+mod list;
+mod process;
+mod reference_id;
+mod routing;
+mod storage;
+mod update;
