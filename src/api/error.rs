@@ -95,7 +95,7 @@ impl ApiError {
     }
 }
 
-/// The client's message for a 503: what failed, in user terms, without paths or SQL.
+/// Returns the client's message for a 503: what failed, in user terms, without paths or SQL.
 fn unavailable_message(error: &StoreError) -> &'static str {
     match error.unavailable_reason() {
         Some(UnavailableReason::StorageFull) => {

@@ -12,7 +12,7 @@ use sqlx::{Connection, Row};
 
 use crate::config::Settings;
 
-/// What a finished backup wrote.
+/// The outcome of a finished backup: its path, size and number of integrations.
 #[derive(Debug)]
 pub struct BackupSummary {
     pub path: PathBuf,

@@ -23,7 +23,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// normally keeps the WAL far below this; it is only a bound if that task falls behind.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
-/// Longest time a readiness check waits for the writer, which may be busy with queued writes.
+/// Maximum time a readiness check waits for the writer, which may be busy with queued writes.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Free bytes on the database's file system below which a database that last failed to write
@@ -40,7 +40,7 @@ pub struct Database {
 
 impl Database {
     /// Checks, for readiness probes, what a write needs: the file at the configured path is
-    /// still the one opened and is writable, a read connection answers, the writer can start
+    /// still the one opened and is writable, a read query succeeds, the writer can start
     /// a transaction within `READY_PROBE_TIMEOUT`, and, if the last write failed for lack of
     /// space, that space has been freed since.
     pub async fn check_ready(&self) -> Result<(), StoreError> {
@@ -52,7 +52,7 @@ impl Database {
                 return Err(StoreError::Unavailable {
                     reason: UnavailableReason::Other,
                     cause: Arc::new(std::io::Error::other(format!(
-                        "the writer did not answer a readiness probe within {} s",
+                        "the writer did not respond to a readiness probe within {} s",
                         READY_PROBE_TIMEOUT.as_secs()
                     ))),
                 })

@@ -23,7 +23,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Why the database could not serve the request, or `None` for the caller's own errors
+    /// Returns why the database could not serve the request, or `None` for the caller's own errors
     /// and invalid rows.
     pub fn unavailable_reason(&self) -> Option<UnavailableReason> {
         match self {

@@ -33,7 +33,7 @@ impl DatabaseFile {
     /// `ReadOnly` unless this process may write it. Costs a `stat` and an `access` call.
     ///
     /// An open SQLite connection keeps working on a deleted or replaced file, so without this
-    /// check writes would be acknowledged into a file that the next start no longer sees. A
+    /// check writes would be acknowledged into a file that the next start no longer opens. A
     /// file made read-only stays writable through the open descriptors, but the next start
     /// could not write it, so it is reported while it is still only a warning sign.
     pub(crate) fn check(&self) -> Result<(), StoreError> {

@@ -31,7 +31,7 @@ const REASONS: [UnavailableReason; 5] = [
     UnavailableReason::Other,
 ];
 
-// Primary SQLite result codes, from https://www.sqlite.org/rescode.html. An extended code
+// Primary SQLite result codes, as defined in sqlite3.h (and libsqlite3-sys). An extended code
 // carries its primary code in the low 8 bits.
 const SQLITE_BUSY: i32 = 5;
 const SQLITE_LOCKED: i32 = 6;

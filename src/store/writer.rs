@@ -50,7 +50,7 @@ pub(crate) struct WriteHealth {
 }
 
 impl WriteHealth {
-    /// The reason the last transaction with writes failed, unless a later one committed.
+    /// Returns the reason the last transaction with writes failed, unless a later one committed.
     pub(crate) fn failing_reason(&self) -> Option<UnavailableReason> {
         self.lock().map(|(reason, _)| reason)
     }
@@ -79,7 +79,7 @@ impl WriteHealth {
     }
 }
 
-/// What the writer needs besides its connection.
+/// Settings and handles the writer needs besides its connection.
 pub(crate) struct WriterContext {
     /// Options for the checkpoint connection.
     pub(crate) options: SqliteConnectOptions,

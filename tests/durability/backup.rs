@@ -145,7 +145,7 @@ async fn backup_under_writes_restores_exactly() {
     let forced_copy = inspect(&target, true).await;
     assert_eq!(forced_copy.rows.len(), all.len(), "--force copy is current");
 
-    // Restore as the README says: stop, remove the WAL files, copy the backup in, start.
+    // Restore by the README's steps: stop, remove the WAL files, copy the backup in, start.
     daemon.stop();
     for side_file in side_files(&database) {
         let _ = std::fs::remove_file(side_file);

@@ -18,7 +18,7 @@ const ACCOUNTS: u32 = 3;
 /// Bounds, in milliseconds, of the random time the load runs before SIGKILL.
 const KILL_AFTER_MS: std::ops::Range<u64> = 30..400;
 
-/// A write that was sent and not answered when the daemon died. It may or may not have been
+/// A write that was sent and had no response when the daemon died. It may or may not have been
 /// committed, but if it was, it was committed whole.
 #[derive(Debug, Clone)]
 enum InFlight {
@@ -45,10 +45,10 @@ struct Writer {
     /// Writes sent so far, used to make reference ids and tenant URLs unique.
     counter: u64,
     /// The last acknowledged state of each integration this writer created: the view the
-    /// daemon answered, or `None` once a delete was acknowledged.
+    /// daemon returned, or `None` once a delete was acknowledged.
     acknowledged: BTreeMap<String, Option<Value>>,
     in_flight: Option<InFlight>,
-    /// Answers that no correct daemon gives, such as 404 for an acknowledged integration.
+    /// Responses that no correct daemon sends, such as 404 for an acknowledged integration.
     faults: Vec<String>,
     rng: fastrand::Rng,
 }

@@ -16,7 +16,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_ztrisk");
 
-/// Longest time a daemon may take to start and log its address.
+/// Maximum time a daemon may take to start and log its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to start a daemon.
@@ -121,13 +121,13 @@ impl Daemon {
         assert!(status.is_none(), "ztrisk exited: {status:?}");
     }
 
-    /// The log lines so far that contain `text`.
+    /// Returns the log lines so far that contain `text`.
     pub fn log_lines(&self, text: &str) -> Vec<String> {
         let logs = self.logs.lock().unwrap();
         logs.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
-    /// The rate-limited error lines logged for requests that failed for `reason`.
+    /// Returns the rate-limited error lines logged for requests that failed for `reason`.
     pub fn unavailable_log_lines(&self, reason: &str) -> Vec<String> {
         let lines = self.log_lines("request failed because the database is unavailable");
         lines.into_iter().filter(|l| l.contains(reason)).collect()
@@ -164,7 +164,7 @@ impl Drop for Daemon {
     }
 }
 
-/// The `address` field of the JSON "ztrisk started" log line.
+/// Returns the `address` field of the JSON "ztrisk started" log line.
 fn started_address(line: &str) -> Option<String> {
     let event: Value = serde_json::from_str(line).ok()?;
     if event["message"] != "ztrisk started" {
@@ -198,7 +198,7 @@ impl Reply {
         }
     }
 
-    /// The message of the first error entry, or "".
+    /// Returns the message of the first error entry, or "".
     pub fn error_message(&self) -> &str {
         self.body["errors"][0]["message"].as_str().unwrap_or("")
     }
@@ -255,6 +255,7 @@ pub async fn inspect(database: &Path, read_only: bool) -> FileReport {
         .await
         .expect("integrity_check runs")
         .get(0);
+
     let duplicates = sqlx::query(
         "SELECT account_tag, reference_id FROM integrations
          GROUP BY account_tag, reference_id HAVING COUNT(*) > 1",
@@ -274,6 +275,7 @@ pub async fn inspect(database: &Path, read_only: bool) -> FileReport {
     .await
     .expect("index query runs")
     .get(0);
+
     let rows = sqlx::query(
         "SELECT id, account_tag, reference_id, integration_type, tenant_url, active, created_at
          FROM integrations",
@@ -296,6 +298,7 @@ pub async fn inspect(database: &Path, read_only: bool) -> FileReport {
         (id, view)
     })
     .collect();
+
     connection.close().await.expect("test closes the database");
     FileReport {
         integrity,
@@ -314,7 +317,7 @@ pub fn stored_fields(view: &Value) -> Value {
     view
 }
 
-/// A distinct, valid account tag for each `n`.
+/// Returns a distinct, valid account tag for each `n`.
 pub fn account(n: u32) -> String {
     format!("{n:032x}")
 }
@@ -325,7 +328,7 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A new temporary folder. When `user` is given, the folder is handed to that user so a
+/// Creates a temporary folder. When `user` is given, the folder is handed to that user so a
 /// daemon running as it can create its database there.
 pub fn folder_for(user: Option<u32>) -> tempfile::TempDir {
     let folder = tempfile::tempdir().expect("temporary folder");
@@ -335,7 +338,7 @@ pub fn folder_for(user: Option<u32>) -> tempfile::TempDir {
     folder
 }
 
-/// The paths of SQLite's write-ahead log and shared-memory files for `database`.
+/// Returns the paths of SQLite's write-ahead log and shared-memory files for `database`.
 pub fn side_files(database: &Path) -> [PathBuf; 2] {
     let name = database.as_os_str().to_string_lossy();
     [

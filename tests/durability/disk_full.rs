@@ -69,7 +69,8 @@ fn fill(path: &Path) -> u64 {
     written
 }
 
-/// A create body whose tenant URL is near the 2,048-byte limit, so rows fill pages quickly.
+/// Returns a create body whose tenant URL is near the 2,048-byte limit, so rows fill pages
+/// quickly.
 fn large_body(n: usize) -> Value {
     json!({
         "integration_type": "Okta",

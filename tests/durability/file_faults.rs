@@ -1,6 +1,7 @@
 //! A database file made read-only, locked by another process, moved or deleted while the
-//! daemon runs: writes get 503 with the reason, reads keep working, `/readyz` reports it, the
-//! log has one line per reason, and writes resume once the cause is fixed, where possible.
+//! daemon runs. Writes get 503 with the reason, reads keep working, and `/readyz` reports it.
+//! The log has one line per reason, and writes resume once the cause is fixed, where the open
+//! file allows it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,7 +14,7 @@ use sqlx::{Connection, Executor, SqliteConnection};
 use crate::daemon::{account, database_url, folder_for, inspect, is_root, Daemon, Options};
 
 /// The `nobody` user, under which a test running as root starts the daemon, because root may
-/// write a file whatever its permission bits say.
+/// write a file whatever its permission bits are.
 const NOBODY: u32 = 65534;
 
 fn create_body(reference_id: &str) -> Value {
