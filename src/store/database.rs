@@ -222,3 +222,34 @@ async fn applied_versions(connection: &mut SqliteConnection) -> anyhow::Result<V
         .context("failed to read applied migrations")?;
     Ok(applied.into_iter().map(|m| m.version).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writer_connection_uses_wal_and_full_sync() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let mut settings = Settings::defaults();
+        let path = folder.path().join("ztrisk.db");
+        settings.database.url = format!("sqlite://{}", path.display());
+        let options = connect_options(&settings).expect("connect options");
+
+        let writer = writer_options(&options, &settings.database);
+        let mut connection = SqliteConnection::connect_with(&writer)
+            .await
+            .expect("writer connects");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut connection)
+            .await
+            .expect("synchronous is read");
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .expect("journal_mode is read");
+
+        // SQLite reports synchronous as a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+        assert_eq!(synchronous, 2, "PRAGMA synchronous");
+        assert_eq!(journal_mode, "wal", "PRAGMA journal_mode");
+    }
+}

@@ -40,10 +40,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `ztrisk serve` on `database` and waits until it logs its address.
     pub fn start(database: &Path, options: &Options) -> Daemon {
-        let mut command = Command::new(BINARY);
+        let folder = database.parent().expect("database has a folder");
+        let binary = match options.user {
+            Some(user) => binary_for_user(folder, user),
+            None => PathBuf::from(BINARY),
+        };
+        let mut command = Command::new(binary);
         command
             .arg("serve")
-            .current_dir(database.parent().expect("database has a folder"))
+            .current_dir(folder)
             .env_remove("ZTRISK_CONFIG")
             .env("ZTRISK__SERVER__PORT", "0")
             .env("ZTRISK__SERVER__WORKERS", "2")
@@ -162,6 +167,25 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Returns a path from which `user` can run the binary: the built one if every folder above it
+/// lets others in, else a copy in `folder` (the build folder may be private to root).
+fn binary_for_user(folder: &Path, user: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let others_may_run = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o001 != 0)
+    };
+    let built = Path::new(BINARY);
+    if built.ancestors().all(others_may_run) {
+        return built.to_path_buf();
+    }
+    let copy = folder.join("ztrisk");
+    if !copy.exists() {
+        std::fs::copy(built, &copy).expect("binary copied");
+        std::os::unix::fs::chown(&copy, Some(user), Some(user)).expect("chown binary");
+    }
+    copy
 }
 
 /// Returns the `address` field of the JSON "ztrisk started" log line.
