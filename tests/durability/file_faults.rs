@@ -195,3 +195,23 @@ async fn writer_recovers_after_failed_transaction() {
     assert_eq!(file.rows[id]["tenant_url"], "https://example.okta.com");
     assert_eq!(file.rows.len(), 2);
 }
+
+#[tokio::test]
+async fn deleted_wal_file_rejects_writes() {
+    let folder = folder_for(None);
+    let database = folder.path().join("ztrisk.db");
+    let daemon = Daemon::start(&database, &Options::default());
+    let account = account(7);
+    let kept = daemon.create(&account, &create_body("kept")).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    let [wal, _] = crate::daemon::side_files(&database);
+
+    std::fs::remove_file(&wal).expect("WAL file deleted");
+    let rejected = daemon.create(&account, &create_body("rejected")).await;
+    let not_ready = daemon.get("/readyz").await;
+
+    let missing = "database file is missing or was replaced";
+    rejected.assert_unavailable(missing, "create after WAL delete");
+    not_ready.assert_unavailable(missing, "readyz after WAL delete");
+    daemon.stop();
+}
