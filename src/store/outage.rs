@@ -126,7 +126,44 @@ pub fn log_unavailable(reason: UnavailableReason, causes: &str) {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{Connection, Executor, SqliteConnection};
+
     use super::*;
+
+    async fn connect(path: &std::path::Path, read_only: bool) -> SqliteConnection {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .read_only(read_only)
+            .busy_timeout(Duration::ZERO);
+        SqliteConnection::connect_with(&options)
+            .await
+            .expect("connects")
+    }
+
+    #[tokio::test]
+    async fn sqlite_errors_classify_by_code() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("classify.db");
+        let mut writer = connect(&path, false).await;
+        writer
+            .execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
+            .await
+            .expect("schema");
+        let mut reader = connect(&path, true).await;
+        let mut other = connect(&path, false).await;
+
+        let read_only = reader.execute("INSERT INTO t VALUES (1)").await;
+        writer.execute("BEGIN IMMEDIATE").await.expect("lock taken");
+        let locked = other.execute("BEGIN IMMEDIATE").await;
+        let syntax = other.execute("SELEC 1").await;
+
+        let reason = |outcome: Result<_, sqlx::Error>| UnavailableReason::of(&outcome.unwrap_err());
+        assert_eq!(reason(read_only), UnavailableReason::ReadOnly);
+        assert_eq!(reason(locked), UnavailableReason::Locked);
+        assert_eq!(reason(syntax), UnavailableReason::Other);
+    }
 
     #[test]
     fn io_errors_classify_by_errno() {

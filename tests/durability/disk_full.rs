@@ -139,9 +139,14 @@ async fn full_disk_rejects_writes_then_recovers() {
         daemon
             .unavailable_log_lines("database storage is full")
             .len(),
-        1
+        1,
+        "error log lines for database storage is full (rate-limited to one per 10 s)"
     );
-    assert_eq!(daemon.log_lines("writes are committing again").len(), 1);
+    assert_eq!(
+        daemon.log_lines("writes are committing again").len(),
+        1,
+        "recovery log lines"
+    );
 
     daemon.stop();
     let checkpoint = checkpoint_and_truncate(&database).await;

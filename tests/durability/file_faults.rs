@@ -61,9 +61,14 @@ async fn read_only_file_rejects_writes_until_fixed() {
         daemon
             .unavailable_log_lines("database file is read-only")
             .len(),
-        1
+        1,
+        "error log lines for database file is read-only (rate-limited to one per 10 s)"
     );
-    assert_eq!(daemon.log_lines("writes are committing again").len(), 1);
+    assert_eq!(
+        daemon.log_lines("writes are committing again").len(),
+        1,
+        "recovery log lines"
+    );
     daemon.stop();
     let file = inspect(&database, true).await;
     let references: Vec<_> = file
@@ -109,7 +114,11 @@ async fn locked_database_rejects_writes_until_released() {
     not_ready.assert_unavailable("database is locked by another process", "readyz");
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
-    assert_eq!(daemon.unavailable_log_lines("database is locked").len(), 1);
+    assert_eq!(
+        daemon.unavailable_log_lines("database is locked").len(),
+        1,
+        "error log lines for database is locked (rate-limited to one per 10 s)"
+    );
     daemon.stop();
 }
 
@@ -149,7 +158,11 @@ async fn moved_or_deleted_file_rejects_writes() {
     listed.assert_unavailable(missing, "list after delete");
     assert_eq!(health.status, StatusCode::OK, "{}", health.body);
     daemon.assert_running();
-    assert_eq!(daemon.unavailable_log_lines("deleted or replaced").len(), 1);
+    assert_eq!(
+        daemon.unavailable_log_lines("deleted or replaced").len(),
+        1,
+        "error log lines for deleted or replaced (rate-limited to one per 10 s)"
+    );
     daemon.stop();
 }
 
