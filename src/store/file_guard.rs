@@ -83,12 +83,19 @@ impl DatabaseFile {
     /// file made read-only stays writable through the open descriptors, but the next start
     /// could not write it, so it is reported while it is still only a warning sign.
     pub(crate) fn check(&self) -> Result<(), StoreError> {
+        self.check_unchanged()?;
+        let path = &self.database.path;
+        writable(path).map_err(|error| file_error(UnavailableReason::of_io(&error), error))
+    }
+
+    /// Fails with `FileMissing` unless the database file and its side files at their paths
+    /// are still the ones opened. Costs three `stat` calls.
+    pub(crate) fn check_unchanged(&self) -> Result<(), StoreError> {
         self.database.check_unchanged()?;
         for side_file in &self.side_files {
             side_file.check_unchanged()?;
         }
-        let path = &self.database.path;
-        writable(path).map_err(|error| file_error(UnavailableReason::of_io(&error), error))
+        Ok(())
     }
 
     /// Bytes available to this process on the database's file system, or `None` if they

@@ -175,7 +175,8 @@ async fn probe(
 /// fails on a constraint fails alone, because SQLite undoes just that statement. Any other
 /// failure, of a statement or of the commit, rolls back the whole transaction and fails every
 /// request in it, so no caller is told of a write that is not on disk. The file is checked
-/// first, so nothing is written to a database file that was deleted or replaced.
+/// before and after the transaction, so no write committed to a database file that was
+/// deleted or replaced is reported as done.
 async fn commit_batch(
     connection: &mut SqliteConnection,
     file: &DatabaseFile,
@@ -191,6 +192,9 @@ async fn commit_batch(
         }),
         Err(error) => Err(error),
     };
+    // A file deleted or replaced while the transaction ran took the commit with it, so its
+    // writes fail too. A file made read-only meanwhile does not undo the commit.
+    let committed = committed.and_then(|outcomes| file.check_unchanged().map(|()| outcomes));
     let (outcomes, probe_outcome) = match committed {
         Ok(outcomes) => (outcomes, Ok(())),
         Err(error) => {
