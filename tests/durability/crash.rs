@@ -15,8 +15,10 @@ const DEFAULT_CYCLES: u32 = 25;
 const WRITERS: usize = 6;
 /// Accounts the writers share.
 const ACCOUNTS: u32 = 3;
-/// Bounds, in milliseconds, of the random time the load runs before SIGKILL.
-const KILL_AFTER_MS: std::ops::Range<u64> = 30..400;
+/// Bounds, in milliseconds, of the random time the load runs before SIGKILL. The range spans
+/// two of the writer's background checkpoints, which run every 500 ms, so some kills land
+/// during a checkpoint.
+const KILL_AFTER_MS: std::ops::Range<u64> = 30..1100;
 
 /// A write that was sent and had no response when the daemon died. It may or may not have been
 /// committed, but if it was, it was committed whole.
