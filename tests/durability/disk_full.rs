@@ -85,7 +85,13 @@ async fn full_disk_rejects_writes_then_recovers() {
     let mount = match Mount::tmpfs(folder.path()) {
         Ok(mount) => mount,
         Err(reason) => {
-            eprintln!("SKIPPED full_disk_rejects_writes_then_recovers: cannot mount a tmpfs ({reason}); run the tests as root to include it");
+            // Written to the stderr handle, not with eprintln!, which the test harness
+            // captures and shows only for failed tests.
+            let message = format!(
+                "SKIPPED full_disk_rejects_writes_then_recovers: cannot mount a tmpfs \
+                 ({reason}); run the tests as root to include it\n"
+            );
+            let _ = std::io::stderr().write_all(message.as_bytes());
             return;
         }
     };
