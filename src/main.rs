@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ztrisk::auth::{self, TokenCommand};
 use ztrisk::config::Settings;
 use ztrisk::startup::Application;
 use ztrisk::{store, telemetry};
@@ -32,6 +33,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Create, list and revoke API tokens, also while the daemon runs.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Backup { path, force } => backup(settings, &path, force).await,
+            Command::Token { command } => auth::run_token_command(command, &settings).await,
         }
     });
     match outcome {

@@ -1,18 +1,23 @@
 //! The HTTP API: routes, shared state, and the JSON fallbacks for unknown routes and methods.
 
+mod auth;
 mod body;
 mod envelope;
 mod error;
 mod health;
 mod integrations;
 mod path;
+mod tokens;
 
 use actix_web::{web, HttpResponse};
 
-pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
+pub use auth::RequireToken;
+pub use envelope::{success, success_with_messages, Envelope, ErrorEntry, ErrorSource, Message};
 pub use error::{ApiError, SHOULD_RETRY};
 pub use integrations::IntegrationView;
+pub use tokens::TokenStatusView;
 
+use crate::auth::TokenAuthority;
 use crate::domain::TenantUrlPolicy;
 use crate::store::{Database, IntegrationStore};
 
@@ -25,15 +30,20 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Checks the API token of every request under the base path.
+    pub tokens: std::sync::Arc<TokenAuthority>,
 }
 
 const INTEGRATIONS: &str = "/accounts/{account_id}/zt_risk_scoring/integrations";
 const INTEGRATION: &str = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}";
 const INTEGRATION_BY_REFERENCE_ID: &str =
     "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}";
+const USER_TOKEN_VERIFY: &str = "/user/tokens/verify";
+const ACCOUNT_TOKEN_VERIFY: &str = "/accounts/{account_id}/tokens/verify";
 
 /// Registers the API routes under `base_path` and the health routes at the root. Each path is
-/// one resource, so a wrong method gets a 405 that lists the allowed ones.
+/// one resource, so a wrong method gets a 405 that lists the allowed ones. Every route under
+/// `base_path`, and every unknown path there, requires an API token; the health routes do not.
 pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config
         .service(
@@ -48,6 +58,17 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         )
         .service(
             web::scope(base_path)
+                .wrap(RequireToken)
+                .service(
+                    web::resource(USER_TOKEN_VERIFY)
+                        .get(tokens::verify_token)
+                        .default_service(web::to(|| method_not_allowed("GET"))),
+                )
+                .service(
+                    web::resource(ACCOUNT_TOKEN_VERIFY)
+                        .get(tokens::verify_account_token)
+                        .default_service(web::to(|| method_not_allowed("GET"))),
+                )
                 .service(
                     web::resource(INTEGRATIONS)
                         .get(integrations::list_integrations)

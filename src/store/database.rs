@@ -13,7 +13,7 @@ use sqlx::Connection;
 
 use super::file_guard::DatabaseFile;
 use super::writer::{Writer, WriterContext};
-use super::{IntegrationStore, StoreError, UnavailableReason};
+use super::{IntegrationStore, StoreError, TokenStore, UnavailableReason};
 use crate::config::{DatabaseSettings, Settings, Synchronous};
 
 /// The schema migrations in `migrations/`, compiled into the binary.
@@ -33,6 +33,7 @@ const MIN_AVAILABLE_BYTES: u64 = 1024 * 1024;
 /// An open database: the read pool and the writer task, ready to serve.
 pub struct Database {
     pub integrations: IntegrationStore,
+    pub tokens: TokenStore,
     readers: SqlitePool,
     writer: Writer,
     file: DatabaseFile,
@@ -121,6 +122,7 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
             file.clone(),
             max_per_account,
         ),
+        tokens: TokenStore::new(readers.clone(), writer.clone()),
         readers,
         writer,
         file,
@@ -140,6 +142,23 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<i64>> {
     let after = applied_versions(&mut connection).await?;
     connection.close().await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Opens one connection to the database named in `settings`, for a command that runs beside
+/// the daemon, and applies or checks migrations as `serve` does. Its writes wait up to
+/// `database.busy_timeout_ms` for the daemon's writer.
+pub async fn open_connection(settings: &Settings) -> anyhow::Result<SqliteConnection> {
+    let options = connect_options(settings)?;
+    let database = &settings.database;
+    let mut connection = SqliteConnection::connect_with(&writer_options(&options, database))
+        .await
+        .with_context(|| format!("failed to open database {}", database.url))?;
+    if database.migrate_on_start {
+        run_migrations(&mut connection).await?;
+    } else {
+        check_migrations(&mut connection).await?;
+    }
+    Ok(connection)
 }
 
 fn connect_options(settings: &Settings) -> anyhow::Result<SqliteConnectOptions> {

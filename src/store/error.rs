@@ -16,6 +16,9 @@ pub enum StoreError {
         #[source]
         cause: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// A read on the synchronous connection that checks API tokens failed.
+    #[error("database unavailable")]
+    ReadFailed(#[source] Arc<rusqlite::Error>),
     #[error("database writer has stopped")]
     WriterStopped,
     #[error("stored row is invalid: {0}")]
@@ -28,6 +31,7 @@ impl StoreError {
     pub fn unavailable_reason(&self) -> Option<UnavailableReason> {
         match self {
             Self::Unavailable { reason, .. } => Some(*reason),
+            Self::ReadFailed(error) => Some(UnavailableReason::of_rusqlite(error)),
             Self::WriterStopped => Some(UnavailableReason::Other),
             _ => None,
         }

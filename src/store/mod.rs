@@ -1,5 +1,5 @@
 //! SQLite storage: connection set-up and migrations, the single writer, checks on the
-//! database file, and the integrations repository.
+//! database file, and the integrations and API token repositories.
 
 mod backup;
 mod database;
@@ -7,10 +7,16 @@ mod error;
 mod file_guard;
 mod integrations;
 mod outage;
+mod token_reader;
+mod tokens;
 mod writer;
 
 pub use backup::{backup, BackupSummary};
-pub use database::{migrate, open, Database, MIGRATOR};
+pub use database::{migrate, open, open_connection, Database, MIGRATOR};
 pub use error::{StoreError, UnavailableReason};
 pub use integrations::{format_timestamp, IntegrationStore};
 pub use outage::log_unavailable;
+pub use token_reader::{TokenReader, TokenSet};
+pub use tokens::{
+    insert_token, list_tokens, revoke_token, NewToken, RevokeOutcome, StoredToken, TokenStore,
+};

@@ -51,14 +51,26 @@ impl UnavailableReason {
                 let code = database_error
                     .code()
                     .and_then(|code| code.parse::<i32>().ok());
-                match code.map(|code| code & 0xff) {
-                    Some(SQLITE_FULL) => Self::StorageFull,
-                    Some(SQLITE_READONLY) => Self::ReadOnly,
-                    Some(SQLITE_BUSY | SQLITE_LOCKED) => Self::Locked,
-                    _ => Self::Other,
-                }
+                code.map_or(Self::Other, Self::of_code)
             }
             sqlx::Error::Io(io_error) => Self::of_io(io_error),
+            _ => Self::Other,
+        }
+    }
+
+    /// Classifies a failed rusqlite call by the SQLite result code, as `of` does for sqlx.
+    pub fn of_rusqlite(error: &rusqlite::Error) -> Self {
+        match error {
+            rusqlite::Error::SqliteFailure(failure, _) => Self::of_code(failure.extended_code),
+            _ => Self::Other,
+        }
+    }
+
+    fn of_code(code: i32) -> Self {
+        match code & 0xff {
+            SQLITE_FULL => Self::StorageFull,
+            SQLITE_READONLY => Self::ReadOnly,
+            SQLITE_BUSY | SQLITE_LOCKED => Self::Locked,
             _ => Self::Other,
         }
     }

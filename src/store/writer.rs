@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::file_guard::DatabaseFile;
 use super::integrations::{self, WriteOutcome, WriteRequest};
+use super::tokens::{TokenWrite, TokenWriteOutcome};
 use super::{StoreError, UnavailableReason};
 
 /// Writes waiting for the writer, beyond which callers wait to enqueue.
@@ -125,6 +126,17 @@ impl Writer {
     pub(crate) fn health(&self) -> &WriteHealth {
         &self.health
     }
+
+    /// Runs a token write in the next transaction and waits until it is committed.
+    pub(crate) async fn write_tokens(
+        &self,
+        write: TokenWrite,
+    ) -> Result<TokenWriteOutcome, StoreError> {
+        match self.write(WriteRequest::Tokens(write)).await? {
+            WriteOutcome::Tokens(outcome) => Ok(outcome),
+            _ => unreachable!("a token write has a token outcome"),
+        }
+    }
 }
 
 async fn run(
@@ -144,8 +156,7 @@ async fn run(
             }
             continue;
         }
-        let outcome = commit_batch(&mut connection, &context.file, &mut batch).await;
-        health.record(outcome);
+        commit_batch(&mut connection, &context.file, &health, &mut batch).await;
     }
     if let Err(error) = connection.close().await {
         tracing::warn!(error = %error, "failed to close the writer connection");
@@ -180,8 +191,9 @@ async fn probe(
 async fn commit_batch(
     connection: &mut SqliteConnection,
     file: &DatabaseFile,
+    health: &WriteHealth,
     batch: &mut Vec<Job>,
-) -> Result<(), UnavailableReason> {
+) {
     let committed = match file.check() {
         Ok(()) => run_transaction(connection, batch).await.map_err(|error| {
             let reason = UnavailableReason::of(&error);
@@ -208,14 +220,13 @@ async fn commit_batch(
             (writes.map(|_| Err(error.clone())).collect(), Err(error))
         }
     };
-    let result = probe_outcome
-        .as_ref()
-        .map_err(|error| {
-            error
-                .unavailable_reason()
-                .unwrap_or(UnavailableReason::Other)
-        })
-        .copied();
+    // Recorded before the callers hear back, so a recovery's log line precedes its response.
+    let reason = probe_outcome.as_ref().map_err(|error| {
+        error
+            .unavailable_reason()
+            .unwrap_or(UnavailableReason::Other)
+    });
+    health.record(reason.copied());
     let mut outcomes = outcomes.into_iter();
     for job in batch.drain(..) {
         // A caller that gave up (its request was cancelled) no longer needs the answer.
@@ -229,7 +240,6 @@ async fn commit_batch(
             }
         }
     }
-    result
 }
 
 async fn run_transaction(

@@ -36,12 +36,12 @@ async fn run_backup(database: &Path, arguments: &[&str]) -> Output {
 
 /// Creates integrations until `stop` is set, pushing each acknowledged one to `acknowledged`.
 async fn create_until(
+    client: reqwest::Client,
     url: String,
     writer: usize,
     stop: Arc<AtomicBool>,
     acknowledged: Arc<Mutex<Vec<Value>>>,
 ) {
-    let client = reqwest::Client::new();
     // The bound only stops a runaway loop; `stop` ends it within a second or two.
     for n in 0..100_000 {
         if stop.load(Ordering::Relaxed) {
@@ -71,6 +71,7 @@ async fn backup_under_writes_restores_exactly() {
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
             tokio::spawn(create_until(
+                daemon.client.clone(),
                 daemon.integrations_url(&account),
                 writer,
                 Arc::clone(&stop),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::daemon::{account, inspect, stored_fields, Daemon, Options};
+use crate::daemon::{account, client_with_token, inspect, stored_fields, Daemon, Options};
 
 /// Kill-and-restart cycles; `ZTRISK_CRASH_CYCLES` overrides it.
 const DEFAULT_CYCLES: u32 = 25;
@@ -114,11 +114,8 @@ impl Writer {
 
     /// Sends writes until one fails to get an answer, which happens once the daemon is
     /// killed, or until `deadline`.
-    async fn run(mut self, daemon_url: String, deadline: Instant) -> Writer {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("HTTP client");
+    async fn run(mut self, daemon_url: String, token: String, deadline: Instant) -> Writer {
+        let client = client_with_token(&token);
         while Instant::now() < deadline {
             let write = self.next_write();
             self.in_flight = Some(write.clone());
@@ -276,7 +273,10 @@ async fn acknowledged_writes_survive_sigkill() {
         let counters_before: u64 = writers.iter().map(|w| w.counter).sum();
         let tasks: Vec<_> = writers
             .drain(..)
-            .map(|writer| tokio::spawn(writer.run(daemon.address.clone(), deadline)))
+            .map(|writer| {
+                let run = writer.run(daemon.address.clone(), daemon.token.clone(), deadline);
+                tokio::spawn(run)
+            })
             .collect();
 
         tokio::time::sleep(Duration::from_millis(rng.u64(KILL_AFTER_MS))).await;

@@ -33,6 +33,9 @@ pub struct Daemon {
     child: Child,
     /// `http://127.0.0.1:{port}`.
     pub address: String,
+    /// Secret of the edit token the daemon created on its first start over the database.
+    pub token: String,
+    /// A client that sends `token` on every request.
     pub client: reqwest::Client,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -87,13 +90,16 @@ impl Daemon {
                 panic!("ztrisk did not start: {:?}", logs.lock().unwrap());
             }
         };
+        let token_file = database.with_extension("token");
+        let token = std::fs::read_to_string(&token_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", token_file.display()))
+            .trim()
+            .to_owned();
         Daemon {
             child,
             address: format!("http://{address}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("HTTP client"),
+            client: client_with_token(&token),
+            token,
             logs,
         }
     }
@@ -186,6 +192,21 @@ fn binary_for_user(folder: &Path, user: u32) -> PathBuf {
         std::os::unix::fs::chown(&copy, Some(user), Some(user)).expect("chown binary");
     }
     copy
+}
+
+/// Returns an HTTP client that sends `Authorization: Bearer {token}` on every request and
+/// gives up on a request after 10 seconds.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}")
+        .parse()
+        .expect("valid header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client")
 }
 
 /// Returns the `address` field of the JSON "ztrisk started" log line.
