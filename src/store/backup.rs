@@ -62,6 +62,11 @@ pub async fn backup(
     let _ = std::fs::remove_file(&partial.0);
 
     copy_database(settings, &partial.0).await?;
+    // The copy holds what the database holds, API token hashes included, so it gets the
+    // database file's permissions instead of the umask's.
+    let permissions = std::fs::metadata(&source)?.permissions();
+    std::fs::set_permissions(&partial.0, permissions)
+        .with_context(|| format!("failed to set the permissions of {}", partial.0.display()))?;
     let integrations = check_copy(&partial.0).await?;
     let file = File::open(&partial.0)
         .with_context(|| format!("failed to open {}", partial.0.display()))?;

@@ -65,6 +65,10 @@ async fn backup_under_writes_restores_exactly() {
     let database = folder.path().join("ztrisk.db");
     let target = folder.path().join("backup.db");
     let daemon = Daemon::start(&database, &Options::default());
+    // Private, unlike SQLite's default of 0644, so the test sees the backup copy the mode.
+    use std::os::unix::fs::PermissionsExt;
+    let private = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(&database, private).expect("chmod database");
     let account = account(6);
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -124,6 +128,15 @@ async fn backup_under_writes_restores_exactly() {
         all.len() > before_backup.len(),
         "writes did not continue during the backup"
     );
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let backup_mode = mode(&target);
+    assert_eq!(backup_mode, 0o600, "backup permissions are {backup_mode:o}");
     let partials: Vec<_> = std::fs::read_dir(folder.path())
         .expect("folder listing")
         .filter_map(|entry| entry.ok())
