@@ -23,7 +23,7 @@ pub struct BackupSummary {
 /// Writes a copy of the database named in `settings` to `target`.
 ///
 /// `VACUUM INTO` copies one read transaction's snapshot, so the copy is consistent while the
-/// daemon keeps writing, and it holds every write committed before the backup started. The
+/// daemon keeps writing, and it contains every write committed before the backup started. The
 /// copy is written to a temporary file in the target's folder, checked with
 /// `PRAGMA integrity_check`, flushed to disk, and only then moved to `target`; the folder is
 /// flushed after the move. Fails if `target` exists, unless `replace` is set.
@@ -62,7 +62,7 @@ pub async fn backup(
     let _ = std::fs::remove_file(&partial.0);
 
     copy_database(settings, &partial.0).await?;
-    // The copy holds what the database holds, API token hashes included, so it gets the
+    // The copy contains everything the database does, API token hashes included, so it gets the
     // database file's permissions instead of the umask's.
     let permissions = std::fs::metadata(&source)?.permissions();
     std::fs::set_permissions(&partial.0, permissions)

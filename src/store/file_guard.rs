@@ -78,8 +78,8 @@ impl DatabaseFile {
     ///
     /// An open SQLite connection keeps working on a deleted or replaced file, so without this
     /// check writes would be acknowledged into a file that the next start no longer opens.
-    /// SQLite keeps the `-wal` file while any connection is open, and the daemon holds its
-    /// writer connection for its whole run, so a changed `-wal` file means it was deleted. A
+    /// SQLite keeps the `-wal` file while any connection is open, and the daemon keeps its
+    /// writer connection open for its whole run, so a changed `-wal` file means it was deleted. A
     /// file made read-only stays writable through the open descriptors, but the next start
     /// could not write it, so it is reported while it is still only a warning sign.
     pub(crate) fn check(&self) -> Result<(), StoreError> {

@@ -65,7 +65,7 @@ async fn backup_under_writes_restores_exactly() {
     let database = folder.path().join("ztrisk.db");
     let target = folder.path().join("backup.db");
     let daemon = Daemon::start(&database, &Options::default());
-    // Private, unlike SQLite's default of 0644, so the test sees the backup copy the mode.
+    // Private, unlike SQLite's default of 0644, so the test can check that the backup copies the mode.
     use std::os::unix::fs::PermissionsExt;
     let private = std::fs::Permissions::from_mode(0o600);
     std::fs::set_permissions(&database, private).expect("chmod database");
@@ -146,9 +146,9 @@ async fn backup_under_writes_restores_exactly() {
 
     // A second backup to the same path fails and leaves the first in place.
     let first_bytes = std::fs::read(&target).expect("backup file");
-    let refused = run_backup(&database, &[target.to_str().expect("UTF-8 path")]).await;
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success(), "backup overwrote {target:?}");
+    let rejected = run_backup(&database, &[target.to_str().expect("UTF-8 path")]).await;
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(!rejected.status.success(), "backup overwrote {target:?}");
     assert!(stderr.contains("already exists"), "stderr: {stderr}");
     assert!(stderr.contains("--force"), "stderr: {stderr}");
     assert_eq!(std::fs::read(&target).expect("backup file"), first_bytes);

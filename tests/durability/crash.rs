@@ -112,7 +112,7 @@ impl Writer {
         }
     }
 
-    /// Sends writes until one fails to get an answer, which happens once the daemon is
+    /// Sends writes until one gets no response, which happens once the daemon is
     /// killed, or until `deadline`.
     async fn run(mut self, daemon_url: String, token: String, deadline: Instant) -> Writer {
         let client = client_with_token(&token);
