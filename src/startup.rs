@@ -1,15 +1,17 @@
 //! Building the server: open the database, bind the listener and run the App.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::api::{self, AppState};
-use crate::config::Settings;
+use crate::api::{self, AppState, RateLimiter};
+use crate::config::{LimitSettings, Settings};
 use crate::domain::TenantUrlPolicy;
 use crate::store::{self, Database};
 use crate::telemetry::RequestTelemetry;
@@ -34,7 +36,7 @@ impl Application {
     {
         let database = Arc::new(store::open(&settings).await?);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address)
+        let listener = bind_listener(&address, settings.limits.backlog)
             .with_context(|| format!("failed to listen on {address}"))?;
         let port = listener.local_addr()?.port();
 
@@ -48,24 +50,37 @@ impl Application {
                 TenantUrlPolicy::HttpsOnly
             },
             body_limit: settings.server.body_limit,
+            body_read_timeout: Duration::from_millis(settings.limits.body_read_timeout_ms),
         });
+        let rate_limiter = web::Data::new(RateLimiter::new(&settings.rate_limit));
         let base_path = settings.server.base_path.clone();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let extra_services = extra_services.clone();
             let base_path = base_path.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(rate_limiter.clone())
                 .wrap(RequestTelemetry)
                 .configure(extra_services)
                 .configure(|config| api::configure(config, &base_path))
                 .default_service(web::to(api::route_not_found))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(5));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server.listen(listener)?.run();
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        // actix-web counts connections per worker, so each worker takes an equal share of the
+        // cap, rounded up.
+        let limits = &settings.limits;
+        let server = server
+            .workers(workers)
+            .client_request_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+            .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
+            .keep_alive(keep_alive(limits))
+            .max_connections(limits.max_connections.div_ceil(workers))
+            .listen(listener)?
+            .run();
 
         Ok(Self {
             server,
@@ -90,4 +105,42 @@ impl Application {
         self.database.close().await;
         outcome
     }
+}
+
+fn keep_alive(limits: &LimitSettings) -> KeepAlive {
+    match limits.keep_alive_secs {
+        0 => KeepAlive::Disabled,
+        secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+    }
+}
+
+/// Binds a TCP listener on the first address `address` resolves to that accepts it, with a
+/// listen queue of `backlog` connections. `SO_REUSEADDR` lets a restarted daemon bind while
+/// connections of the last run linger in `TIME_WAIT`.
+fn bind_listener(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for candidate in address.to_socket_addrs()? {
+        match bind_one(candidate, backlog) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
+fn bind_one(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }

@@ -6,12 +6,14 @@ mod error;
 mod health;
 mod integrations;
 mod path;
+mod rate_limit;
 
 use actix_web::{web, HttpResponse};
 
 pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
 pub use error::{ApiError, SHOULD_RETRY};
 pub use integrations::IntegrationView;
+pub use rate_limit::{RateLimit, RateLimiter, TokenId};
 
 use crate::domain::TenantUrlPolicy;
 use crate::store::{Database, IntegrationStore};
@@ -25,6 +27,8 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Longest time a client may take to send a request body.
+    pub body_read_timeout: std::time::Duration,
 }
 
 const INTEGRATIONS: &str = "/accounts/{account_id}/zt_risk_scoring/integrations";
@@ -48,6 +52,7 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         )
         .service(
             web::scope(base_path)
+                .wrap(RateLimit)
                 .service(
                     web::resource(INTEGRATIONS)
                         .get(integrations::list_integrations)

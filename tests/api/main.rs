@@ -2,3 +2,5 @@
 
 mod helpers;
 mod lifecycle;
+mod raw;
+mod slow_clients;
