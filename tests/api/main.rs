@@ -1,6 +1,7 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
 mod helpers;
+mod hostile;
 mod lifecycle;
 mod raw;
 mod slow_clients;
