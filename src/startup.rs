@@ -4,15 +4,20 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::http::KeepAlive;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpStream;
 
 use crate::api::{self, AppState, RateLimiter};
 use crate::config::{LimitSettings, Settings};
 use crate::domain::TenantUrlPolicy;
+use crate::head_timeout::HeadTimeout;
 use crate::store::{self, Database};
 use crate::telemetry::RequestTelemetry;
 
@@ -54,32 +59,53 @@ impl Application {
         });
         let rate_limiter = web::Data::new(RateLimiter::new(&settings.rate_limit));
         let base_path = settings.server.base_path.clone();
-        let server = HttpServer::new(move || {
-            let extra_services = extra_services.clone();
-            let base_path = base_path.clone();
-            App::new()
-                .app_data(state.clone())
-                .app_data(rate_limiter.clone())
-                .wrap(RequestTelemetry)
-                .configure(extra_services)
-                .configure(|config| api::configure(config, &base_path))
-                .default_service(web::to(api::route_not_found))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let limits = settings.limits.clone();
+        let local_address = listener.local_addr()?;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        // actix-web counts connections per worker, so each worker takes an equal share of the
-        // cap, rounded up.
-        let limits = &settings.limits;
-        let server = server
+        // actix-server counts connections per worker, so each worker takes an equal share of
+        // the cap, rounded up.
+        let builder = actix_server::Server::build()
             .workers(workers)
-            .client_request_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-            .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
-            .keep_alive(keep_alive(limits))
-            .max_connections(limits.max_connections.div_ceil(workers))
-            .listen(listener)?
+            .max_concurrent_connections(limits.max_connections.div_ceil(workers))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let shutdown = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen("ztrisk", listener, move || {
+                let extra_services = extra_services.clone();
+                let base_path = base_path.clone();
+                let app = App::new()
+                    .app_data(state.clone())
+                    .app_data(rate_limiter.clone())
+                    .wrap(RequestTelemetry)
+                    .configure(extra_services)
+                    .configure(|config| api::configure(config, &base_path))
+                    .default_service(web::to(api::route_not_found))
+                    .into_factory()
+                    .map_err(|error| error.error_response());
+                let shutdown = shutdown.clone();
+                let http = HttpService::build()
+                    .keep_alive(keep_alive(&limits))
+                    .client_request_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+                    .client_disconnect_timeout(Duration::from_millis(
+                        limits.client_disconnect_timeout_ms,
+                    ))
+                    .local_addr(local_address)
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .finish(map_config(app, |_| AppConfig::default()));
+                let head_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+                fn_service(move |stream: TcpStream| async move {
+                    let peer = stream.peer_addr().ok();
+                    let stream = HeadTimeout::new(stream, head_timeout);
+                    Ok::<_, DispatchError>((stream, Protocol::Http1, peer))
+                })
+                .and_then(http)
+            })?
             .run();
 
         Ok(Self {
@@ -137,7 +163,7 @@ fn bind_one(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
-        Some(Protocol::TCP),
+        Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
     socket.bind(&address.into())?;

@@ -92,7 +92,6 @@ async fn slow_header_answers_408_and_closes() {
 }
 
 #[tokio::test]
-#[ignore = "actix-web times out only the first request head of a connection"]
 async fn slow_header_on_kept_alive_connection_is_cut_off() {
     let app = spawn_with_short_timeouts().await;
     let mut stream = connect(&app.address).await;
