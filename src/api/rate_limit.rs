@@ -359,6 +359,54 @@ mod tests {
         }
     }
 
+    #[actix_web::test]
+    async fn middleware_keys_on_token_id_then_address() {
+        use actix_web::dev::Service as _;
+        use actix_web::{test, App, HttpResponse};
+        let settings = RateLimitSettings {
+            enabled: true,
+            requests: 1,
+            period_secs: 60,
+            max_clients: 10,
+        };
+        let limiter = web::Data::new(RateLimiter::new(&settings));
+        // Stands in for the authentication middleware, which wraps the limiter.
+        let app = test::init_service(
+            App::new().app_data(limiter).service(
+                web::scope("")
+                    .wrap(RateLimit)
+                    .wrap_fn(|request, service| {
+                        if let Some(token) = request.headers().get("x-token-id") {
+                            let token = TokenId(token.to_str().unwrap().to_owned());
+                            request.extensions_mut().insert(token);
+                        }
+                        service.call(request)
+                    })
+                    .route("/", web::get().to(HttpResponse::Ok)),
+            ),
+        )
+        .await;
+        let address = "192.0.2.7:4000".parse().unwrap();
+        let requests = [
+            ("token a", Some("a"), 200),
+            ("token a again", Some("a"), 429),
+            ("token b", Some("b"), 200),
+            ("no token", None, 200),
+            ("no token again", None, 429),
+        ];
+
+        for (label, token, status) in requests {
+            let mut request = test::TestRequest::get().uri("/").peer_addr(address);
+            if let Some(token) = token {
+                request = request.insert_header(("x-token-id", token));
+            }
+
+            let response = test::call_service(&app, request.to_request()).await;
+
+            assert_eq!(response.status().as_u16(), status, "{label}");
+        }
+    }
+
     #[test]
     fn disabled_limiter_allows_everything() {
         let settings = RateLimitSettings {

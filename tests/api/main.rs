@@ -3,5 +3,6 @@
 mod helpers;
 mod hostile;
 mod lifecycle;
+mod rate_limit;
 mod raw;
 mod slow_clients;
