@@ -11,8 +11,10 @@ use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::http::KeepAlive;
 use actix_web::{web, App};
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpStream;
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::api::{self, AppState, RateLimiter};
 use crate::config::{LimitSettings, Settings};
@@ -29,13 +31,27 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database, applies migrations if configured, and binds the listener.
+    /// Opens the database, applies migrations if configured, binds the listener, and stops
+    /// gracefully on SIGTERM or SIGINT.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with(settings, |_| {}).await
+        let signal = stop_signal().context("failed to install the SIGTERM and SIGINT handlers")?;
+        Self::build_inner(settings, |_| {}, Some(signal)).await
     }
 
-    /// Like `build`, with extra services registered before the API, for tests.
+    /// Like `build`, with extra services registered before the API and no signal handling,
+    /// for tests. Such a server stops only through its handle.
     pub async fn build_with<F>(settings: Settings, extra_services: F) -> anyhow::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        Self::build_inner(settings, extra_services, None).await
+    }
+
+    async fn build_inner<F>(
+        settings: Settings,
+        extra_services: F,
+        stop_signal: Option<BoxFuture<'static, ()>>,
+    ) -> anyhow::Result<Self>
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
@@ -71,6 +87,10 @@ impl Application {
             .workers(workers)
             .max_concurrent_connections(limits.max_connections.div_ceil(workers))
             .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let builder = match stop_signal {
+            Some(signal) => builder.shutdown_signal(signal),
+            None => builder.disable_signals(),
+        };
         let shutdown = builder.graceful_shutdown_signal();
         let server = builder
             .listen("ztrisk", listener, move || {
@@ -169,4 +189,19 @@ fn bind_one(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.bind(&address.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
+}
+
+/// Resolves on the first SIGTERM or SIGINT, both of which stop the server gracefully. The
+/// handlers are installed by this call rather than on first poll, so a signal that arrives
+/// right after the start line is logged is not lost.
+fn stop_signal() -> std::io::Result<BoxFuture<'static, ()>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(Box::pin(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "stopping; in-flight requests may finish");
+    }))
 }

@@ -1,8 +1,17 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod create;
+mod delete;
+mod get;
 mod helpers;
 mod hostile;
 mod lifecycle;
+mod list;
+mod process;
 mod rate_limit;
 mod raw;
+mod reference_id;
+mod routing;
 mod slow_clients;
+mod storage;
+mod update;
