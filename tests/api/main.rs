@@ -7,6 +7,7 @@ mod helpers;
 mod hostile;
 mod lifecycle;
 mod list;
+mod load;
 mod process;
 mod rate_limit;
 mod raw;
