@@ -10,9 +10,11 @@ mod rate_limit;
 
 use actix_web::{web, HttpResponse};
 
+pub use body::{parse_object, JsonObject};
 pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
 pub use error::{ApiError, SHOULD_RETRY};
-pub use integrations::IntegrationView;
+pub use integrations::{parse_create_body, parse_update_body, IntegrationView};
+pub use path::decode_reference_id;
 pub use rate_limit::{RateLimit, RateLimiter, TokenId};
 
 use crate::domain::TenantUrlPolicy;

@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod fuzz_regressions;
 mod get;
 mod helpers;
 mod hostile;
