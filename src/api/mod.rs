@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, and the JSON fallbacks for unknown routes and methods.
 
+mod auth;
 mod body;
 mod envelope;
 mod error;
@@ -7,16 +8,20 @@ mod health;
 mod integrations;
 mod path;
 mod rate_limit;
+mod tokens;
 
 use actix_web::{web, HttpResponse};
 
+pub use auth::RequireToken;
 pub use body::{parse_object, JsonObject};
-pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
+pub use envelope::{success, success_with_messages, Envelope, ErrorEntry, ErrorSource, Message};
 pub use error::{ApiError, SHOULD_RETRY};
 pub use integrations::{parse_create_body, parse_update_body, IntegrationView};
 pub use path::decode_reference_id;
-pub use rate_limit::{RateLimit, RateLimiter, TokenId};
+pub use rate_limit::{RateLimit, RateLimiter};
+pub use tokens::TokenStatusView;
 
+use crate::auth::TokenAuthority;
 use crate::domain::TenantUrlPolicy;
 use crate::store::{Database, IntegrationStore};
 
@@ -31,15 +36,20 @@ pub struct AppState {
     pub body_limit: usize,
     /// Longest time a client may take to send a request body.
     pub body_read_timeout: std::time::Duration,
+    /// Checks the API token of every request under the base path.
+    pub tokens: std::sync::Arc<TokenAuthority>,
 }
 
 const INTEGRATIONS: &str = "/accounts/{account_id}/zt_risk_scoring/integrations";
 const INTEGRATION: &str = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}";
 const INTEGRATION_BY_REFERENCE_ID: &str =
     "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}";
+const USER_TOKEN_VERIFY: &str = "/user/tokens/verify";
+const ACCOUNT_TOKEN_VERIFY: &str = "/accounts/{account_id}/tokens/verify";
 
 /// Registers the API routes under `base_path` and the health routes at the root. Each path is
-/// one resource, so a wrong method gets a 405 that lists the allowed ones.
+/// one resource, so a wrong method gets a 405 that lists the allowed ones. Every route under
+/// `base_path`, and every unknown path there, requires an API token; the health routes do not.
 pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config
         .service(
@@ -54,7 +64,20 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         )
         .service(
             web::scope(base_path)
+                // The last wrap runs first: the token check puts the token in the request
+                // extensions before the rate limit counts the request against it.
                 .wrap(RateLimit)
+                .wrap(RequireToken)
+                .service(
+                    web::resource(USER_TOKEN_VERIFY)
+                        .get(tokens::verify_token)
+                        .default_service(web::to(|| method_not_allowed("GET"))),
+                )
+                .service(
+                    web::resource(ACCOUNT_TOKEN_VERIFY)
+                        .get(tokens::verify_account_token)
+                        .default_service(web::to(|| method_not_allowed("GET"))),
+                )
                 .service(
                     web::resource(INTEGRATIONS)
                         .get(integrations::list_integrations)

