@@ -1,5 +1,5 @@
 //! The per-client rate limit: a middleware that counts each client's requests against a token
-//! bucket and answers 429 with `Retry-After` once the bucket is empty.
+//! bucket and returns 429 with `Retry-After` once the bucket is empty.
 //!
 //! A client is the API token that authenticated the request, or the client's IP address when
 //! no token is present. Each bucket is one timestamp (the generic cell rate algorithm), so a
@@ -26,14 +26,14 @@ use crate::domain::TokenId;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Client {
     Token(TokenId),
-    /// An IPv4 address, or the /64 prefix of an IPv6 address, since one IPv6 host usually
-    /// holds a whole /64.
+    /// An IPv4 address, or the /64 prefix of an IPv6 address, since one IPv6 host is usually
+    /// assigned a whole /64.
     Address(IpAddr),
     /// Clients that arrived while the table was full of active clients share this bucket.
     Overflow,
 }
 
-/// The shared table of buckets. Clone it into every worker; the clones share one table.
+/// The shared table of buckets. Every worker gets a clone, and the clones share one table.
 #[derive(Clone)]
 pub struct RateLimiter {
     inner: Option<Arc<Limiter>>,
@@ -69,7 +69,7 @@ pub enum Decision {
 }
 
 impl RateLimiter {
-    /// Builds the limiter from `settings`; when the limit is disabled, every request passes.
+    /// Builds the limiter from `settings`. When the limit is disabled, every request passes.
     pub fn new(settings: &RateLimitSettings) -> Self {
         if !settings.enabled {
             return Self { inner: None };
@@ -145,7 +145,8 @@ impl Limiter {
     }
 }
 
-/// The address itself for IPv4, and its /64 prefix for IPv6.
+/// Maps an address to the network it is counted under: the address itself for IPv4 (and
+/// IPv4-mapped IPv6), its /64 prefix for other IPv6 addresses.
 fn network_of(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
