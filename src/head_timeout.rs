@@ -19,7 +19,7 @@ use tokio::time::{sleep, Sleep};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// The head is complete, or this is the first request, which actix-web times itself.
-    /// Ends when the server writes a response.
+    /// Ends when the server writes a response other than `100 Continue`.
     Serving,
     /// A response has gone out and the next request has not started.
     Idle,
@@ -79,6 +79,28 @@ impl<T> HeadTimeout<T> {
     }
 }
 
+impl<T> HeadTimeout<T> {
+    /// Marks the connection idle once a response goes out, because the next bytes the client
+    /// sends start a new request. A `100 Continue` alone is no response: the body follows it.
+    /// A response also ends a head whose blank line was not seen, as when a pipelined head
+    /// was split across reads.
+    fn observe_write(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() || is_informational_only(bytes) {
+            return;
+        }
+        self.phase = Phase::Idle;
+        self.deadline = None;
+    }
+}
+
+/// Whether `bytes` hold exactly one informational (1xx) response head and nothing after it.
+fn is_informational_only(bytes: &[u8]) -> bool {
+    let is_informational =
+        bytes.len() > 10 && bytes.starts_with(b"HTTP/1.") && bytes[8] == b' ' && bytes[9] == b'1';
+    let head_end = bytes.windows(4).position(|window| window == b"\r\n\r\n");
+    is_informational && head_end == Some(bytes.len() - 4)
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for HeadTimeout<T> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -112,9 +134,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadTimeout<T> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
         if let Poll::Ready(Ok(written)) = polled {
-            if written > 0 && this.phase == Phase::Serving {
-                this.phase = Phase::Idle;
-            }
+            this.observe_write(&buf[..written]);
         }
         polled
     }
@@ -186,6 +206,40 @@ mod tests {
 
         assert_eq!(stream.phase, Phase::Serving);
         assert!(stream.deadline.is_none());
+    }
+
+    #[test]
+    fn response_makes_connection_idle() {
+        let cases: [(&str, Phase, &[u8], bool); 5] = [
+            ("response", Phase::Serving, b"HTTP/1.1 200 OK\r\n", true),
+            (
+                "100 Continue",
+                Phase::Serving,
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                false,
+            ),
+            (
+                "100 Continue and response",
+                Phase::Serving,
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n",
+                true,
+            ),
+            (
+                "missed blank line",
+                Phase::ReadingHead { matched: 2 },
+                b"HTTP/1.1 200 OK\r\n",
+                true,
+            ),
+            ("rest of a response", Phase::Idle, b"\"result\": {}}", true),
+        ];
+        for (label, phase, written, idle) in cases {
+            let mut stream = HeadTimeout::new((), Duration::from_secs(1));
+            stream.phase = phase;
+
+            stream.observe_write(written);
+
+            assert_eq!(stream.phase == Phase::Idle, idle, "{label}");
+        }
     }
 
     #[tokio::test]

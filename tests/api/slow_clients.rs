@@ -241,3 +241,45 @@ async fn connection_cap_holds() {
     assert!(!served_at_cap, "a fifth connection was served");
     assert!(served_below_cap, "not served after a connection closed");
 }
+
+#[tokio::test]
+async fn body_after_100_continue_is_not_head() {
+    let app = spawn_app_with(|settings| {
+        settings.limits.header_read_timeout_ms = 500;
+        settings.limits.body_read_timeout_ms = 5_000;
+    })
+    .await;
+    let path = format!(
+        "{}/accounts/{}/zt_risk_scoring/integrations",
+        app.settings.server.base_path,
+        account(1)
+    );
+    let body = br#"{"integration_type": "Okta", "tenant_url": "https://example.okta.com"}"#;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        app.token,
+        body.len()
+    );
+    let mut stream = connect(&app.address).await;
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let interim = read_response(&mut stream, SLACK)
+        .await
+        .expect("100 Continue");
+
+    // The rest of the body comes after twice the header timeout, but well within the body
+    // timeout, so only a head deadline wrongly applied to the body would cut it.
+    stream.write_all(&body[..10]).await.unwrap();
+    sleep(Duration::from_millis(1000)).await;
+    stream.write_all(&body[10..]).await.unwrap();
+    let created = read_response(&mut stream, SLACK).await.expect("a response");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let next = read_response(&mut stream, SLACK).await;
+
+    assert_eq!(interim.status, 100);
+    assert_eq!(created.status, 200, "{:?}", created.json());
+    assert_eq!(next.map(|response| response.status), Some(200));
+}
