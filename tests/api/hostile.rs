@@ -631,6 +631,14 @@ async fn malformed_http_head_is_rejected() {
             "two lengths",
             "Content-Type: application/json\r\nContent-Length: 1\r\n",
         ),
+        (
+            "length and chunked",
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+        ),
+        (
+            "length past 64 bits",
+            "Content-Type: application/json\r\nContent-Length: 99999999999999999999999\r\n",
+        ),
     ];
 
     for (label, headers) in heads {
