@@ -43,7 +43,8 @@ fn case(label: &'static str, body: impl Into<Vec<u8>>, status: u16, code: u64) -
     }
 }
 
-/// A JSON object with every field a create or an update needs, then `extra` merged over it.
+/// Builds a JSON object with every field a create or an update needs, then `extra` merged
+/// over it.
 fn valid_with(extra: Value) -> Vec<u8> {
     let mut body = json!({
         "integration_type": "Okta",
@@ -288,7 +289,7 @@ fn body_cases(body_limit: usize) -> Vec<BodyCase> {
     cases
 }
 
-/// Builds an HTTP/1.1 request with the app's token and `body` framed as the case says.
+/// Builds an HTTP/1.1 request with the app's token and `body` framed as the case specifies.
 fn request(app: &TestApp, method: &str, path: &str, body_case: &BodyCase) -> Vec<u8> {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
@@ -605,7 +606,7 @@ async fn sql_metacharacters_are_stored_verbatim() {
 }
 
 /// A request whose head the HTTP parser rejects never reaches the application, so actix-web
-/// answers a bare 400 without the envelope and closes the connection.
+/// returns a bare 400 without the envelope and closes the connection.
 #[tokio::test]
 async fn malformed_http_head_is_rejected() {
     let app = spawn_app().await;

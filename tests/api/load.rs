@@ -2,7 +2,7 @@
 //! final state is exactly what the acknowledged responses imply.
 //!
 //! Each client owns its integrations (its own reference id prefix, in an account shared with
-//! a few other clients), so it knows their exact state after every acknowledged request. All
+//! a few other clients), so it tracks their exact state after every acknowledged request. All
 //! clients also fight over a small shared set: PUTs of the same integrations, and creates of
 //! the same reference ids. For those, the check is linearizability: a later read may show
 //! only a value some PUT sent, and the final value must come from a PUT that was not yet
@@ -485,7 +485,7 @@ async fn mixed_load_keeps_acknowledged_state() {
     check_contested_reference_ids(&run).await;
 }
 
-/// Every account lists exactly the integrations its clients last acknowledged, in order.
+/// Checks that every account lists exactly the integrations its clients last acknowledged, in order.
 async fn check_owned_accounts(app: &TestApp, tallies: &[Tally]) {
     for number in 1..=ACCOUNTS {
         let account = account(number);
@@ -519,8 +519,8 @@ async fn check_owned_accounts(app: &TestApp, tallies: &[Tally]) {
     }
 }
 
-/// Each shared integration ends as one acknowledged PUT left it, and that PUT was still in
-/// flight when the last PUT of that integration was sent.
+/// Checks that each shared integration ends as one acknowledged PUT left it, and that this
+/// PUT was still in flight when the last PUT of that integration was sent.
 async fn check_shared_integrations(run: &Run) {
     let acknowledged = run.shared.lock().unwrap().acknowledged.clone();
     for (slot, puts) in acknowledged.iter().enumerate() {
@@ -550,7 +550,7 @@ async fn check_shared_integrations(run: &Run) {
     }
 }
 
-/// Each contested reference id was won by exactly one create, and that row is stored.
+/// Checks that each contested reference id was won by exactly one create, and that row is stored.
 async fn check_contested_reference_ids(run: &Run) {
     let winners = run.shared.lock().unwrap().contested_winners.clone();
     let listed = run.app.list(&run.shared_account).await;

@@ -16,8 +16,8 @@ async fn spawn_with_limit(requests: u64, period_secs: u64) -> TestApp {
     .await
 }
 
-/// A client that sends `secret` and connects from `source`, an address of the loopback
-/// network.
+/// Builds a client that sends `secret` and connects from `source`, an address of the
+/// loopback network.
 fn client_from(source: Ipv4Addr, secret: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, bearer(secret));

@@ -27,7 +27,7 @@ impl RawResponse {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The body as JSON, failing the test if it is not.
+    /// Parses the body as JSON, failing the test if it is not.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(

@@ -92,7 +92,7 @@ async fn slow_header_answers_408_and_closes() {
 }
 
 #[tokio::test]
-async fn slow_header_on_kept_alive_connection_is_cut_off() {
+async fn kept_alive_slow_header_is_cut_off() {
     let app = spawn_with_short_timeouts().await;
     let mut stream = connect(&app.address).await;
     let request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -222,20 +222,20 @@ async fn connection_cap_holds() {
         settings.limits.header_read_timeout_ms = 20_000;
     })
     .await;
-    let mut held = Vec::new();
+    let mut held_connections = Vec::new();
     for _ in 0..4 {
         let mut stream = connect(&app.address).await;
         stream
             .write_all(b"GET /healthz HTTP/1.1\r\n")
             .await
             .unwrap();
-        held.push(stream);
+        held_connections.push(stream);
     }
     // Lets both workers register the connections before the next one arrives.
     sleep(Duration::from_millis(300)).await;
 
     let served_at_cap = healthz_is_served(&app).await;
-    drop(held.pop());
+    drop(held_connections.pop());
     let served_below_cap = healthz_is_served(&app).await;
 
     assert!(!served_at_cap, "a fifth connection was served");
