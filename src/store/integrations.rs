@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
+use super::file_guard::DatabaseFile;
 use super::reader::Readers;
 use super::tokens::{self, TokenWrite, TokenWriteOutcome};
 use super::writer::Writer;
@@ -29,6 +30,7 @@ macro_rules! columns {
 pub struct IntegrationStore {
     readers: Arc<Readers>,
     writer: Writer,
+    file: DatabaseFile,
     max_per_account: u32,
 }
 
@@ -58,11 +60,26 @@ pub(crate) enum WriteOutcome {
 }
 
 impl IntegrationStore {
-    pub(crate) fn new(readers: Arc<Readers>, writer: Writer, max_per_account: u32) -> Self {
+    pub(crate) fn new(
+        readers: Arc<Readers>,
+        writer: Writer,
+        file: DatabaseFile,
+        max_per_account: u32,
+    ) -> Self {
         Self {
             readers,
             writer,
+            file,
             max_per_account,
+        }
+    }
+
+    /// Converts a failed read, naming a missing or replaced database file as the reason when
+    /// that is what SQLite's I/O error comes from.
+    fn read_failed(&self, error: StoreError) -> StoreError {
+        match self.file.check() {
+            Err(file_error) if error.unavailable_reason().is_some() => file_error,
+            _ => error,
         }
     }
 
@@ -91,7 +108,9 @@ impl IntegrationStore {
         &self,
         account_tag: &AccountTag,
     ) -> Result<Vec<Integration>, StoreError> {
-        self.readers.list_for_account(account_tag)
+        self.readers
+            .list_for_account(account_tag)
+            .map_err(|error| self.read_failed(error))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(integration_id = %id))]
@@ -100,7 +119,9 @@ impl IntegrationStore {
         account_tag: &AccountTag,
         id: &IntegrationId,
     ) -> Result<Option<Integration>, StoreError> {
-        self.readers.find_by_id(account_tag, id)
+        self.readers
+            .find_by_id(account_tag, id)
+            .map_err(|error| self.read_failed(error))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -109,7 +130,9 @@ impl IntegrationStore {
         account_tag: &AccountTag,
         reference_id: &ReferenceId,
     ) -> Result<Option<Integration>, StoreError> {
-        self.readers.find_by_reference_id(account_tag, reference_id)
+        self.readers
+            .find_by_reference_id(account_tag, reference_id)
+            .map_err(|error| self.read_failed(error))
     }
 
     /// Overwrites the integration's tenant URL, and its `active` flag and reference id where
