@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `{"success": …, "errors": […], "messages": […], "result": …}`.
 #[derive(Debug, Serialize)]
@@ -13,9 +14,10 @@ pub struct Envelope<'a, T: Serialize> {
 }
 
 /// One problem of a failed request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorEntry {
     /// Stable error code, listed in the README.
+    #[schema(minimum = 1000)]
     pub code: u32,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -23,14 +25,15 @@ pub struct ErrorEntry {
 }
 
 /// The request field at fault, as a JSON pointer such as `/tenant_url`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorSource {
     pub pointer: String,
 }
 
 /// An informational message; the API sends none today, but the field is always present.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
+    #[schema(minimum = 1000)]
     pub code: u32,
     pub message: String,
 }

@@ -1,13 +1,15 @@
 //! The HTTP API: routes, shared state, and the JSON fallbacks for unknown routes and methods.
 
 mod body;
+mod docs;
 mod envelope;
 mod error;
 mod health;
 mod integrations;
+pub mod openapi;
 mod path;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, Resource};
 
 pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
 pub use error::{ApiError, SHOULD_RETRY};
@@ -32,41 +34,66 @@ const INTEGRATION: &str = "/accounts/{account_id}/zt_risk_scoring/integrations/{
 const INTEGRATION_BY_REFERENCE_ID: &str =
     "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}";
 
-/// Registers the API routes under `base_path` and the health routes at the root. Each path is
-/// one resource, so a wrong method gets a 405 that lists the allowed ones.
+/// One path of the API under the base path: its pattern, the methods it serves as sent in
+/// `Allow`, and a function that adds their handlers to the resource.
+pub struct Endpoint {
+    pub path: &'static str,
+    pub allow: &'static str,
+    add_handlers: fn(Resource) -> Resource,
+}
+
+/// Every API path under the base path. `configure` registers exactly these, and the OpenAPI
+/// document is tested against this list, so a route cannot be added without documenting it.
+pub const ENDPOINTS: [Endpoint; 3] = [
+    Endpoint {
+        path: INTEGRATIONS,
+        allow: "GET, POST",
+        add_handlers: |resource| {
+            resource
+                .get(integrations::list_integrations)
+                .post(integrations::create_integration)
+        },
+    },
+    Endpoint {
+        path: INTEGRATION_BY_REFERENCE_ID,
+        allow: "GET",
+        add_handlers: |resource| resource.get(integrations::get_integration_by_reference_id),
+    },
+    Endpoint {
+        path: INTEGRATION,
+        allow: "GET, PUT, DELETE",
+        add_handlers: |resource| {
+            resource
+                .get(integrations::get_integration)
+                .put(integrations::update_integration)
+                .delete(integrations::delete_integration)
+        },
+    },
+];
+
+/// Registers the API routes under `base_path`, and the health probes, the OpenAPI document and
+/// the API page at the root. Each path is one resource, so a wrong method gets a 405 that lists
+/// the allowed ones.
 pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config
-        .service(
-            web::resource("/healthz")
-                .get(health::healthz)
-                .default_service(web::to(|| method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/readyz")
-                .get(health::readyz)
-                .default_service(web::to(|| method_not_allowed("GET"))),
-        )
-        .service(
-            web::scope(base_path)
-                .service(
-                    web::resource(INTEGRATIONS)
-                        .get(integrations::list_integrations)
-                        .post(integrations::create_integration)
-                        .default_service(web::to(|| method_not_allowed("GET, POST"))),
-                )
-                .service(
-                    web::resource(INTEGRATION_BY_REFERENCE_ID)
-                        .get(integrations::get_integration_by_reference_id)
-                        .default_service(web::to(|| method_not_allowed("GET"))),
-                )
-                .service(
-                    web::resource(INTEGRATION)
-                        .get(integrations::get_integration)
-                        .put(integrations::update_integration)
-                        .delete(integrations::delete_integration)
-                        .default_service(web::to(|| method_not_allowed("GET, PUT, DELETE"))),
-                ),
-        );
+        .service(get_only("/healthz").get(health::healthz))
+        .service(get_only("/readyz").get(health::readyz))
+        .service(get_only(openapi::PATH).get(openapi::handler(base_path)))
+        .configure(docs::configure);
+
+    let mut scope = web::scope(base_path);
+    for endpoint in &ENDPOINTS {
+        let allow = endpoint.allow;
+        let resource = (endpoint.add_handlers)(web::resource(endpoint.path))
+            .default_service(web::to(move || method_not_allowed(allow)));
+        scope = scope.service(resource);
+    }
+    config.service(scope);
+}
+
+/// A resource at `path` that answers every method but GET with a 405.
+pub(crate) fn get_only(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| method_not_allowed("GET")))
 }
 
 /// The fallback for paths that match no route.

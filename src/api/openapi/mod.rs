@@ -1,0 +1,107 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers' annotations and served at
+//! `GET /openapi.json`, outside the base path.
+
+mod responses;
+mod schemas;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::HttpResponse;
+use utoipa::openapi::{OpenApi as Document, Server};
+use utoipa::OpenApi;
+
+pub use responses::{
+    BadRequest, Conflict, InternalError, NotFound, PayloadTooLarge, Unavailable,
+    UnsupportedMediaType,
+};
+pub use schemas::{
+    AccountPathParams, CreateIntegrationBody, DeleteEnvelope, FailureEnvelope, IntegrationEnvelope,
+    IntegrationListEnvelope, IntegrationPathParams, IntegrationTypeName, ReferenceIdValue,
+    ReferencePathParams, TenantUrlValue, UpdateIntegrationBody,
+};
+
+use super::envelope::{ErrorEntry, ErrorSource, Message};
+use super::integrations;
+use super::IntegrationView;
+
+/// The path of the document, outside the base path.
+pub const PATH: &str = "/openapi.json";
+
+/// The tag of the six operations, as in Cloudflare's own document.
+pub const INTEGRATIONS_TAG: &str = "Zero Trust Risk Scoring Integrations";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ztrisk",
+        description = "Cloudflare's Zero Trust risk scoring integrations API, served by a \
+                       self-hosted daemon over SQLite. Paths, operation ids, the JSON envelope \
+                       and field names are Cloudflare's, so the official Cloudflare SDKs work \
+                       against it with only their base URL changed.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        integrations::list_integrations,
+        integrations::create_integration,
+        integrations::get_integration_by_reference_id,
+        integrations::get_integration,
+        integrations::update_integration,
+        integrations::delete_integration,
+    ),
+    components(
+        schemas(
+            IntegrationView,
+            IntegrationTypeName,
+            CreateIntegrationBody,
+            UpdateIntegrationBody,
+            TenantUrlValue,
+            ReferenceIdValue,
+            IntegrationEnvelope,
+            IntegrationListEnvelope,
+            DeleteEnvelope,
+            FailureEnvelope,
+            ErrorEntry,
+            ErrorSource,
+            Message,
+        ),
+        responses(
+            BadRequest,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            InternalError,
+            Unavailable,
+        ),
+    ),
+    tags((name = INTEGRATIONS_TAG, description = "Identity provider tenants that receive \
+          changes in users' risk scores over the OpenID Shared Signals Framework.")),
+)]
+struct ApiDoc;
+
+/// Builds the document for a daemon serving the API under `base_path`, which becomes the one
+/// server entry: a URL relative to the document, so it holds on any host and port.
+pub fn document(base_path: &str) -> Document {
+    let mut document = ApiDoc::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let url = if base_path.is_empty() { "/" } else { base_path };
+    let mut server = Server::new(url);
+    server.description = Some("This daemon, under its configured base path.".to_owned());
+    document.servers = Some(vec![server]);
+    document
+}
+
+/// The handler of `GET /openapi.json`, serving `document` serialized once at start.
+pub fn handler(base_path: &str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone + 'static {
+    let json = document(base_path)
+        .to_json()
+        .expect("the OpenAPI document serializes to JSON");
+    let json = Bytes::from(json);
+    move || {
+        let response = HttpResponse::Ok()
+            .content_type(mime::APPLICATION_JSON)
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(json.clone());
+        std::future::ready(response)
+    }
+}
