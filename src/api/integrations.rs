@@ -72,7 +72,37 @@ impl IntegrationView {
     request_body = super::openapi::CreateIntegrationBody,
     responses(
         (status = 200, description = "The new integration.",
-         body = super::openapi::IntegrationEnvelope),
+         body = super::openapi::IntegrationEnvelope,
+         links(
+             ("GetIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-get",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+             ("GetIntegrationByReferenceId" = (
+                 operation_id = "dlp-zt-risk-score-integration-get-by-reference-id",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("reference_id" = "$response.body#/result/reference_id"),
+                 ),
+             )),
+             ("UpdateIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-update",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+             ("DeleteIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-delete",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+         )),
         (status = 400, response = super::openapi::BadRequest),
         (status = 409, response = super::openapi::Conflict),
         (status = 413, response = super::openapi::PayloadTooLarge),

@@ -176,6 +176,25 @@ async fn operations_carry_cloudflare_ids_and_statuses() {
 }
 
 #[tokio::test]
+async fn create_links_name_existing_operations() {
+    let app = spawn_app().await;
+
+    let document = fetch_document(&app).await;
+
+    let create = &document["paths"]["/accounts/{account_id}/zt_risk_scoring/integrations"];
+    let links = create["post"]["responses"]["200"]["links"]
+        .as_object()
+        .expect("links");
+    let operation_ids: BTreeSet<&str> = OPERATIONS.iter().map(|operation| operation.2).collect();
+    assert_eq!(links.len(), 4);
+    for (name, link) in links {
+        let target = link["operationId"].as_str().unwrap_or_default();
+        assert!(operation_ids.contains(target), "{name}: {link}");
+        assert!(link.get("operation_id").is_none(), "{name}: {link}");
+    }
+}
+
+#[tokio::test]
 async fn integration_schema_matches_cloudflare_fields() {
     let app = spawn_app().await;
 

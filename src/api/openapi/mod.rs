@@ -91,12 +91,42 @@ pub fn document(base_path: &str) -> Document {
     document
 }
 
+/// Serializes `document` as JSON, with the link fields spelled as OpenAPI spells them.
+pub fn to_json(document: &Document) -> serde_json::Value {
+    let mut json = serde_json::to_value(document).expect("the OpenAPI document serializes");
+    // NOTE: utoipa 5.5 serializes the fields of a link object in snake case
+    // (`operation_id`), which OpenAPI tools reject, so they are renamed here.
+    let operations = json["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    let links = operations
+        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links")?.as_object_mut())
+        .flat_map(|links| links.values_mut())
+        .filter_map(|link| link.as_object_mut());
+    for link in links {
+        for (snake_case, camel_case) in LINK_FIELDS {
+            if let Some(value) = link.remove(snake_case) {
+                link.insert(camel_case.to_owned(), value);
+            }
+        }
+    }
+    json
+}
+
+const LINK_FIELDS: [(&str, &str); 3] = [
+    ("operation_id", "operationId"),
+    ("operation_ref", "operationRef"),
+    ("request_body", "requestBody"),
+];
+
 /// The handler of `GET /openapi.json`, serving `document` serialized once at start.
 pub fn handler(base_path: &str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone + 'static {
-    let json = document(base_path)
-        .to_json()
-        .expect("the OpenAPI document serializes to JSON");
-    let json = Bytes::from(json);
+    let json = Bytes::from(to_json(&document(base_path)).to_string());
     move || {
         let response = HttpResponse::Ok()
             .content_type(mime::APPLICATION_JSON)

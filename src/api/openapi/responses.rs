@@ -3,7 +3,7 @@
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Type};
 use utoipa::ToResponse;
 
 use crate::api::SHOULD_RETRY;
@@ -77,7 +77,11 @@ fn failure(description: &str, retry: Retry) -> Response {
         Retry::Never => (
             SHOULD_RETRY,
             HeaderBuilder::new()
-                .schema(utoipa::openapi::ObjectBuilder::new().enum_values(Some(["false"])))
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["false"])),
+                )
                 .description(Some(
                     "`false`, so that the official Cloudflare SDKs do not retry the request.",
                 )),
@@ -86,8 +90,8 @@ fn failure(description: &str, retry: Retry) -> Response {
             "retry-after",
             HeaderBuilder::new()
                 .schema(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::Type::Integer)
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
                         .minimum(Some(0)),
                 )
                 .description(Some("Seconds to wait before retrying.")),
