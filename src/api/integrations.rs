@@ -73,19 +73,14 @@ impl IntegrationView {
     responses(
         (status = 200, description = "The new integration.",
          body = super::openapi::IntegrationEnvelope,
+         // Links follow the id, which never changes. An update may change the reference id,
+         // so no link leads from create to get by reference id.
          links(
              ("GetIntegration" = (
                  operation_id = "dlp-zt-risk-score-integration-get",
                  parameters(
                      ("account_id" = "$response.body#/result/account_tag"),
                      ("integration_id" = "$response.body#/result/id"),
-                 ),
-             )),
-             ("GetIntegrationByReferenceId" = (
-                 operation_id = "dlp-zt-risk-score-integration-get-by-reference-id",
-                 parameters(
-                     ("account_id" = "$response.body#/result/account_tag"),
-                     ("reference_id" = "$response.body#/result/reference_id"),
                  ),
              )),
              ("UpdateIntegration" = (

@@ -186,7 +186,7 @@ async fn create_links_name_existing_operations() {
         .as_object()
         .expect("links");
     let operation_ids: BTreeSet<&str> = OPERATIONS.iter().map(|operation| operation.2).collect();
-    assert_eq!(links.len(), 4);
+    assert_eq!(links.len(), 3);
     for (name, link) in links {
         let target = link["operationId"].as_str().unwrap_or_default();
         assert!(operation_ids.contains(target), "{name}: {link}");
