@@ -46,10 +46,22 @@ pub struct DatabaseSettings {
 
 /// SQLite's `synchronous` setting for the writer connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Synchronous {
     Full,
     Normal,
+}
+
+impl TryFrom<String> for Synchronous {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => Err(format!("must be \"full\" or \"normal\", not {value:?}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,10 +79,22 @@ pub struct LogSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("must be \"text\" or \"json\", not {value:?}")),
+        }
+    }
 }
 
 /// A setting that was missing, malformed or out of range, named by its key.

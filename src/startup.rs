@@ -7,6 +7,8 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use futures_util::future::BoxFuture;
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
@@ -22,13 +24,27 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database, applies migrations if configured, and binds the listener.
+    /// Opens the database, applies migrations if configured, binds the listener, and stops
+    /// gracefully on SIGTERM or SIGINT.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with(settings, |_| {}).await
+        let signal = stop_signal().context("failed to install the SIGTERM and SIGINT handlers")?;
+        Self::build_inner(settings, |_| {}, Some(signal)).await
     }
 
-    /// Like `build`, with extra services registered before the API, for tests.
+    /// Like `build`, with extra services registered before the API and no signal handling,
+    /// for tests. Such a server stops only through its handle.
     pub async fn build_with<F>(settings: Settings, extra_services: F) -> anyhow::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        Self::build_inner(settings, extra_services, None).await
+    }
+
+    async fn build_inner<F>(
+        settings: Settings,
+        extra_services: F,
+        stop_signal: Option<BoxFuture<'static, ()>>,
+    ) -> anyhow::Result<Self>
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
@@ -65,6 +81,10 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        server = match stop_signal {
+            Some(signal) => server.shutdown_signal(signal),
+            None => server.disable_signals(),
+        };
         let server = server.listen(listener)?.run();
 
         Ok(Self {
@@ -90,4 +110,19 @@ impl Application {
         self.database.close().await;
         outcome
     }
+}
+
+/// Resolves on the first SIGTERM or SIGINT, both of which stop the server gracefully. The
+/// handlers are installed by this call rather than on first poll, so a signal that arrives
+/// right after the start line is logged is not lost.
+fn stop_signal() -> std::io::Result<BoxFuture<'static, ()>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(Box::pin(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "stopping; in-flight requests may finish");
+    }))
 }

@@ -2,6 +2,7 @@
 //! 500 if its handler panics.
 
 use std::future::{ready, Ready};
+use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::Instant;
@@ -27,9 +28,13 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 /// Does nothing if a subscriber is already installed, as in tests that start many servers.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // A failed log write is dropped rather than reported on stderr: reporting it would
+    // panic once stderr is closed, and the panic hook would abort the daemon.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false);
     let installed = match settings.format {
         LogFormat::Text => builder.try_init().is_ok(),
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),

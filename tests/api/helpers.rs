@@ -145,6 +145,16 @@ impl TestApp {
         read(self.client.delete(url).send().await.expect("request sent")).await
     }
 
+    /// Sends `request`, built from `self.client`, and reads the envelope.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        read(request.send().await.expect("request sent")).await
+    }
+
+    /// `{address}{path}`, for routes outside the integrations helpers.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
     /// Creates an integration and returns its `result`, failing the test unless it is a 200.
     pub async fn create_ok(&self, account: &str, body: &Value) -> Value {
         let reply = self.create(account, body).await;

@@ -1,5 +1,14 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod create;
+mod delete;
+mod get;
 mod helpers;
 mod lifecycle;
+mod list;
 mod openapi;
+mod process;
+mod reference_id;
+mod routing;
+mod storage;
+mod update;
