@@ -85,7 +85,7 @@ fn documented_routes(document: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// A concrete path for `pattern`, with valid values for its parameters.
+/// Fills the parameters of `pattern` with valid values.
 fn sample_path(pattern: &str) -> String {
     pattern
         .replace("{account_id}", &account(1))
@@ -300,4 +300,21 @@ async fn docs_page_loads_only_local_assets() {
         );
         assert!(!response.bytes().await.expect("body").is_empty(), "{asset}");
     }
+}
+
+#[tokio::test]
+async fn failure_headers_match_documented_schema() {
+    let app = spawn_app().await;
+    let document = fetch_document(&app).await;
+
+    let reply = app.get(&account(1), "not-a-uuid").await;
+
+    let responses = &document["components"]["responses"];
+    let should_retry = &responses["BadRequest"]["headers"]["x-should-retry"]["schema"];
+    assert_eq!(should_retry["type"], "string");
+    assert_eq!(should_retry["enum"], serde_json::json!(["false"]));
+    let retry_after = &responses["Unavailable"]["headers"]["retry-after"]["schema"];
+    assert_eq!(retry_after["type"], "integer");
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.headers["x-should-retry"], "false");
 }
