@@ -26,7 +26,7 @@ def client(base_url: str) -> Cloudflare:
 
 @pytest.fixture
 def account() -> str:
-    """A new account tag, so that each test starts with an empty account."""
+    """Return a new account tag, so that each test starts with an empty account."""
     return secrets.token_hex(16)
 
 

@@ -130,9 +130,9 @@ def test_duplicate_reference_conflicts_at_once(
     assert conflict.value.status_code == 409
     assert conflict.value.response.headers["x-should-retry"] == "false"
     assert len(log.sent) == 1, "the SDK retried the conflict"
-    # The SDK's first retry waits at least 0.5 seconds, so an answer well under that was
-    # not retried.
-    assert elapsed < 0.5
+    # Before its first retry the SDK (5.9.0) waits 0.5 seconds less up to 25 % jitter, so a
+    # response within 0.3 seconds was not retried.
+    assert elapsed < 0.3
 
 
 def test_invalid_input_is_bad_request(client: Cloudflare, account: str) -> None:
