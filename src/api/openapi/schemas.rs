@@ -34,6 +34,7 @@ impl PartialSchema for TenantUrlValue {
             .format(Some(SchemaFormat::Custom("uri".into())))
             .max_length(Some(MAX_TENANT_URL_BYTES))
             .pattern(Some(TENANT_URL_PATTERN))
+            .examples(["https://example.okta.com"])
             .description(Some(
                 "The base URL of the tenant, such as `https://example.okta.com`: at most 2,048 \
                  bytes of ASCII, without credentials, query or fragment. Plain `http` is \
@@ -59,6 +60,7 @@ impl PartialSchema for ReferenceIdValue {
             .min_length(Some(1))
             .max_length(Some(ReferenceId::MAX_CHARS))
             .pattern(Some(REFERENCE_ID_PATTERN))
+            .examples(["okta-prod"])
             .description(Some(
                 "A client-chosen id, unique within the account: 1 to 255 characters without \
                  control characters, compared byte for byte.",
@@ -82,6 +84,11 @@ pub enum IntegrationTypeName {
 
 /// The body of a create request. Other fields are ignored.
 #[derive(ToSchema)]
+#[schema(example = json!({
+    "integration_type": "Okta",
+    "tenant_url": "https://example.okta.com",
+    "reference_id": "okta-prod",
+}))]
 pub struct CreateIntegrationBody {
     /// The identity provider kind. Any letter case is accepted, and it is stored as `Okta`.
     pub integration_type: IntegrationTypeName,
@@ -96,6 +103,11 @@ pub struct CreateIntegrationBody {
 /// The body of an update (PUT) request: `tenant_url` and `active` are overwritten, and so is
 /// `reference_id` when it is given. Other fields are ignored.
 #[derive(ToSchema)]
+#[schema(example = json!({
+    "tenant_url": "https://example.okta.com",
+    "active": false,
+    "reference_id": null,
+}))]
 pub struct UpdateIntegrationBody {
     /// Whether the integration exports changes in risk score. `null` keeps the stored value,
     /// but the field must be present.
@@ -114,7 +126,10 @@ pub struct UpdateIntegrationBody {
 #[into_params(parameter_in = Path)]
 pub struct AccountPathParams {
     /// The Cloudflare account tag, 32 hexadecimal characters in either letter case.
-    #[param(pattern = "^[0-9a-fA-F]{32}$")]
+    #[param(
+        pattern = "^[0-9a-fA-F]{32}$",
+        example = "0123456789abcdef0123456789abcdef"
+    )]
     pub account_id: String,
 }
 
@@ -123,11 +138,15 @@ pub struct AccountPathParams {
 #[into_params(parameter_in = Path)]
 pub struct IntegrationPathParams {
     /// The Cloudflare account tag, 32 hexadecimal characters in either letter case.
-    #[param(pattern = "^[0-9a-fA-F]{32}$")]
+    #[param(
+        pattern = "^[0-9a-fA-F]{32}$",
+        example = "0123456789abcdef0123456789abcdef"
+    )]
     pub account_id: String,
     /// The id of the integration, a hyphenated UUID in either letter case.
     #[param(
         format = "uuid",
+        example = "2b6c1a62-5d6b-4d7e-9b1e-0c6f1f0a2d4e",
         pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
     )]
     pub integration_id: String,
@@ -138,7 +157,10 @@ pub struct IntegrationPathParams {
 #[into_params(parameter_in = Path)]
 pub struct ReferencePathParams {
     /// The Cloudflare account tag, 32 hexadecimal characters in either letter case.
-    #[param(pattern = "^[0-9a-fA-F]{32}$")]
+    #[param(
+        pattern = "^[0-9a-fA-F]{32}$",
+        example = "0123456789abcdef0123456789abcdef"
+    )]
     pub account_id: String,
     /// The reference id, percent-encoded; it is decoded exactly once.
     pub reference_id: ReferenceIdValue,
