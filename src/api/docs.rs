@@ -36,7 +36,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
      style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Registers the page and its assets, each answering 405 to methods other than GET.
+/// Registers the page and its assets, each returning 405 for methods other than GET.
 pub fn configure(config: &mut web::ServiceConfig) {
     config.service(get_only(PAGE).get(page));
     for (name, content_type, body) in ASSETS {

@@ -67,7 +67,7 @@ impl IntegrationView {
     tag = INTEGRATIONS_TAG,
     summary = "Create new risk score integration.",
     description = "Creates an integration in the account. The account needs no set-up: its \
-                   first integration brings it into being. Answers 200, as Cloudflare does.",
+                   first integration brings it into being. Returns 200, as Cloudflare does.",
     params(super::openapi::AccountPathParams),
     request_body = super::openapi::CreateIntegrationBody,
     responses(
@@ -129,7 +129,7 @@ pub async fn create_integration(
     tag = INTEGRATIONS_TAG,
     summary = "List all risk score integrations for the account.",
     description = "Lists the account's integrations ordered by `created_at`, then `id`. An \
-                   account with none answers an empty array.",
+                   account with none returns an empty array.",
     params(super::openapi::AccountPathParams),
     responses(
         (status = 200, description = "The account's integrations.",
@@ -260,7 +260,7 @@ pub async fn update_integration(
     operation_id = "dlp-zt-risk-score-integration-delete",
     tag = INTEGRATIONS_TAG,
     summary = "Delete a risk score integration.",
-    description = "Deletes the integration and answers `{}`. A second delete answers 404.",
+    description = "Deletes the integration and returns `{}`. A second delete returns 404.",
     params(super::openapi::IntegrationPathParams),
     responses(
         (status = 200, description = "The integration was deleted.",

@@ -91,7 +91,7 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config.service(scope);
 }
 
-/// A resource at `path` that answers every method but GET with a 405.
+/// Returns a resource at `path` that rejects every method but GET with a 405.
 pub(crate) fn get_only(path: &str) -> Resource {
     web::resource(path).default_service(web::to(|| method_not_allowed("GET")))
 }

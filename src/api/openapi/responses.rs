@@ -21,7 +21,7 @@ macro_rules! failure_response {
     };
 }
 
-/// What a failure response tells a client about retrying it.
+/// The retry advice that a failure response sends.
 enum Retry {
     /// `x-should-retry: false`: the same request fails again.
     Never,
