@@ -11,4 +11,5 @@ mod process;
 mod reference_id;
 mod routing;
 mod storage;
+mod tenant_url;
 mod update;

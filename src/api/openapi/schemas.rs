@@ -13,11 +13,15 @@ use crate::api::envelope::Message;
 use crate::api::{ErrorEntry, IntegrationView};
 use crate::domain::{ReferenceId, MAX_TENANT_URL_BYTES};
 
-/// `tenant_url` as the daemon accepts it: `https`, a host name whose last label starts with a
-/// letter, an optional port and path, and no credentials, query or fragment.
+/// `tenant_url` as the daemon accepts it: `https`, a DNS host name or an IPv4 address, an
+/// optional port and path, and no credentials, query or fragment. It is a subset: the daemon
+/// also accepts an uppercase scheme, IPv6 literals, ports above 9999 and `%` in the path.
 const TENANT_URL_PATTERN: &str = concat!(
-    r"^https://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?",
-    r"(:[0-9]{1,4})?(/[A-Za-z0-9._~!$&'()*+,;=:-]*)*$"
+    r"^https://(",
+    r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    r"|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}",
+    r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    r")(:[0-9]{1,4})?(/[A-Za-z0-9._~!$&'()*+,;=:-]*)*$"
 );
 
 /// `reference_id` as the daemon accepts it: no control characters and no line or paragraph
@@ -37,8 +41,10 @@ impl PartialSchema for TenantUrlValue {
             .examples(["https://example.okta.com"])
             .description(Some(
                 "The base URL of the tenant, such as `https://example.okta.com`: at most 2,048 \
-                 bytes of ASCII, without credentials, query or fragment. Plain `http` is \
-                 accepted only when `integrations.allow_http_tenant_url` is set.",
+                 bytes of ASCII, without credentials, query or fragment. The host is a DNS \
+                 name (labels of 1 to 63 letters, digits and inner hyphens, the last starting \
+                 with a letter) or an IP address. Plain `http` is accepted only when \
+                 `integrations.allow_http_tenant_url` is set.",
             ))
             .into()
     }
