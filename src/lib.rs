@@ -2,6 +2,7 @@
 //! over SQLite.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod startup;

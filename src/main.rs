@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ztrisk::auth::{self, TokenCommand};
 use ztrisk::config::Settings;
 use ztrisk::startup::Application;
 use ztrisk::{store, telemetry};
@@ -24,6 +25,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create, list and revoke API tokens, also while the daemon runs.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Token { command } => auth::run_token_command(command, &settings).await,
         }
     });
     match outcome {

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::api::{self, AppState};
+use crate::auth::{self, LastUsedRecorder, TokenAuthority};
 use crate::config::Settings;
 use crate::domain::TenantUrlPolicy;
 use crate::store::{self, Database};
@@ -23,9 +24,13 @@ pub struct Application {
     database: Arc<Database>,
 }
 
+/// Maximum number of synchronous connections for token checks. Each check uses one for a
+/// few microseconds, so a few serve many HTTP workers.
+const MAX_TOKEN_READERS: usize = 8;
+
 impl Application {
-    /// Opens the database, applies migrations if configured, binds the listener, and stops
-    /// gracefully on SIGTERM or SIGINT.
+    /// Opens the database, applies migrations if configured, creates the first API token if
+    /// the database has none, binds the listener, and stops gracefully on SIGTERM or SIGINT.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let signal = stop_signal().context("failed to install the SIGTERM and SIGINT handlers")?;
         Self::build_inner(settings, |_| {}, Some(signal)).await
@@ -49,6 +54,7 @@ impl Application {
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let database = Arc::new(store::open(&settings).await?);
+        let tokens = Arc::new(open_tokens(&settings, &database).await?);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("failed to listen on {address}"))?;
@@ -64,6 +70,7 @@ impl Application {
                 TenantUrlPolicy::HttpsOnly
             },
             body_limit: settings.server.body_limit,
+            tokens,
         });
         let base_path = settings.server.base_path.clone();
         let mut server = HttpServer::new(move || {
@@ -125,4 +132,21 @@ fn stop_signal() -> std::io::Result<BoxFuture<'static, ()>> {
         };
         tracing::info!(signal = name, "stopping; in-flight requests may finish");
     }))
+}
+
+/// Creates the first token if the database has none, then opens the token check with one
+/// reader connection per HTTP worker, up to `MAX_TOKEN_READERS`.
+async fn open_tokens(settings: &Settings, database: &Database) -> anyhow::Result<TokenAuthority> {
+    let path = settings
+        .database_path()
+        .context("database.url names no database file")?;
+    auth::create_first_token(&database.tokens, &auth::token_file_path(&path)).await?;
+
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    let recorder = LastUsedRecorder::start(database.tokens.clone());
+    TokenAuthority::open(&path, workers.min(MAX_TOKEN_READERS), recorder)
+        .with_context(|| format!("failed to read API tokens from {}", path.display()))
 }

@@ -22,6 +22,10 @@ pub struct ErrorEntry {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<ErrorSource>,
+    /// The more specific problems behind this one, as Cloudflare sends for invalid headers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub error_chain: Vec<ErrorEntry>,
 }
 
 /// The request field at fault, as a JSON pointer such as `/tenant_url`.
@@ -30,20 +34,28 @@ pub struct ErrorSource {
     pub pointer: String,
 }
 
-/// An informational message; the API sends none today, but the field is always present.
+/// An informational message, such as the one a token verification returns.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     #[schema(minimum = 1000)]
     pub code: u32,
     pub message: String,
+    /// Cloudflare's `type` field, which is `null` in the messages this API sends.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 /// Builds a 200 response with `result` in a success envelope.
 pub fn success<T: Serialize>(result: T) -> HttpResponse {
+    success_with_messages(result, &[])
+}
+
+/// Builds a 200 response with `result` and `messages` in a success envelope.
+pub fn success_with_messages<T: Serialize>(result: T, messages: &[Message]) -> HttpResponse {
     HttpResponse::Ok().json(Envelope {
         success: true,
         errors: &[],
-        messages: &[],
+        messages,
         result: Some(result),
     })
 }

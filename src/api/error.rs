@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use super::envelope::{Envelope, ErrorEntry, ErrorSource};
-use crate::domain::{FieldError, FieldErrorKind};
+use crate::domain::{FieldError, FieldErrorKind, TokenSecret};
 use crate::store::StoreError;
 
 /// Header the official Cloudflare SDKs read to decide whether to retry a failed request.
@@ -39,6 +39,18 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
+    #[error("no Authorization header")]
+    MissingCredentials,
+    #[error("malformed Authorization header")]
+    MalformedAuthorization,
+    #[error("global API key headers sent")]
+    GlobalApiKey { email: bool, key: bool },
+    #[error("unknown, revoked or expired API token")]
+    InvalidToken,
+    #[error("API token does not cover the account")]
+    AccountNotAllowed,
+    #[error("read-only API token on a write")]
+    ReadOnlyToken,
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -52,6 +64,7 @@ impl ApiError {
             code,
             message,
             source: None,
+            error_chain: Vec::new(),
         };
         let single = match self {
             Self::InvalidFields(fields) => return fields.iter().map(field_entry).collect(),
@@ -82,6 +95,62 @@ impl ApiError {
                 7001,
                 format!("Method not allowed for this route; allowed: {allow}"),
             ),
+            Self::MissingCredentials => entry(
+                9106,
+                "Missing Authorization header: send Authorization: Bearer <API token>".into(),
+            ),
+            Self::MalformedAuthorization => ErrorEntry {
+                error_chain: vec![entry(
+                    6111,
+                    format!(
+                        "Invalid format for Authorization header: expected Bearer followed \
+                         by an API token of {}",
+                        TokenSecret::FORMAT
+                    ),
+                )],
+                ..entry(6003, "Invalid request headers".into())
+            },
+            Self::GlobalApiKey { email, key } => {
+                let unsupported = |code, header: &str| {
+                    entry(
+                        code,
+                        format!(
+                            "{header} is not supported: this server accepts API tokens only; \
+                             send Authorization: Bearer <API token> instead of X-Auth-Email \
+                             and X-Auth-Key"
+                        ),
+                    )
+                };
+                let mut chain = Vec::new();
+                if *email {
+                    chain.push(unsupported(6102, "X-Auth-Email"));
+                }
+                if *key {
+                    chain.push(unsupported(6103, "X-Auth-Key"));
+                }
+                ErrorEntry {
+                    error_chain: chain,
+                    ..entry(6003, "Invalid request headers".into())
+                }
+            }
+            Self::InvalidToken => entry(
+                10000,
+                "Authentication error: the API token is unknown, expired or revoked; send a \
+                 valid token (an operator creates one with `ztrisk token create`)"
+                    .into(),
+            ),
+            Self::AccountNotAllowed => entry(
+                9109,
+                "Unauthorized to access requested resource: the API token does not cover \
+                 this account; use a token created for it (--account) or for all accounts"
+                    .into(),
+            ),
+            Self::ReadOnlyToken => entry(
+                10000,
+                "Authentication error: the API token is read-only and allows only GET \
+                 requests; use an edit token to create, update or delete"
+                    .into(),
+            ),
             Self::Unavailable(_) => entry(
                 1010,
                 "database unavailable; the request was not applied, retry later".into(),
@@ -110,6 +179,7 @@ fn field_entry(field: &FieldError) -> ErrorEntry {
         source: Some(ErrorSource {
             pointer: field.pointer.clone(),
         }),
+        error_chain: Vec::new(),
     }
 }
 
@@ -139,7 +209,12 @@ impl ResponseError for ApiError {
             | Self::NotAnObject
             | Self::MalformedJson(_)
             | Self::InvalidIdentifier(_)
-            | Self::AccountLimitReached(_) => StatusCode::BAD_REQUEST,
+            | Self::AccountLimitReached(_)
+            | Self::MissingCredentials
+            | Self::MalformedAuthorization
+            | Self::GlobalApiKey { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::AccountNotAllowed | Self::ReadOnlyToken => StatusCode::FORBIDDEN,
             Self::NotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::DuplicateReferenceId => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -163,6 +238,10 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+                response.insert_header((SHOULD_RETRY, "false"));
+            }
+            Self::InvalidToken => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
                 response.insert_header((SHOULD_RETRY, "false"));
             }
             _ => {

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, and the JSON fallbacks for unknown routes and methods.
 
+mod auth;
 mod body;
 mod docs;
 mod envelope;
@@ -8,13 +9,17 @@ mod health;
 mod integrations;
 pub mod openapi;
 mod path;
+mod tokens;
 
 use actix_web::{web, HttpResponse, Resource};
 
-pub use envelope::{success, Envelope, ErrorEntry, ErrorSource};
+pub use auth::RequireToken;
+pub use envelope::{success, success_with_messages, Envelope, ErrorEntry, ErrorSource, Message};
 pub use error::{ApiError, SHOULD_RETRY};
 pub use integrations::IntegrationView;
+pub use tokens::TokenStatusView;
 
+use crate::auth::TokenAuthority;
 use crate::domain::TenantUrlPolicy;
 use crate::store::{Database, IntegrationStore};
 
@@ -27,12 +32,16 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Checks the API token of every request under the base path.
+    pub tokens: std::sync::Arc<TokenAuthority>,
 }
 
 const INTEGRATIONS: &str = "/accounts/{account_id}/zt_risk_scoring/integrations";
 const INTEGRATION: &str = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}";
 const INTEGRATION_BY_REFERENCE_ID: &str =
     "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}";
+const USER_TOKEN_VERIFY: &str = "/user/tokens/verify";
+const ACCOUNT_TOKEN_VERIFY: &str = "/accounts/{account_id}/tokens/verify";
 
 /// One path of the API under the base path: its pattern, the methods it serves as sent in
 /// `Allow`, and a function that adds their handlers to the resource.
@@ -44,7 +53,17 @@ pub struct Endpoint {
 
 /// Every API path under the base path. `configure` registers exactly these, and the OpenAPI
 /// document is tested against this list, so a route cannot be added without documenting it.
-pub const ENDPOINTS: [Endpoint; 3] = [
+pub const ENDPOINTS: [Endpoint; 5] = [
+    Endpoint {
+        path: USER_TOKEN_VERIFY,
+        allow: "GET",
+        add_handlers: |resource| resource.get(tokens::verify_token),
+    },
+    Endpoint {
+        path: ACCOUNT_TOKEN_VERIFY,
+        allow: "GET",
+        add_handlers: |resource| resource.get(tokens::verify_account_token),
+    },
     Endpoint {
         path: INTEGRATIONS,
         allow: "GET, POST",
@@ -73,7 +92,8 @@ pub const ENDPOINTS: [Endpoint; 3] = [
 
 /// Registers the API routes under `base_path`, and the health probes, the OpenAPI document and
 /// the API page at the root. Each path is one resource, so a wrong method gets a 405 that lists
-/// the allowed ones.
+/// the allowed ones. Every route under `base_path`, and every unknown path there, requires an
+/// API token; the routes at the root do not.
 pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config
         .service(get_only("/healthz").get(health::healthz))
@@ -81,7 +101,7 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         .service(get_only(openapi::PATH).get(openapi::handler(base_path)))
         .configure(docs::configure);
 
-    let mut scope = web::scope(base_path);
+    let mut scope = web::scope(base_path).wrap(RequireToken);
     for endpoint in &ENDPOINTS {
         let allow = endpoint.allow;
         let resource = (endpoint.add_handlers)(web::resource(endpoint.path))

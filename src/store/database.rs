@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 use sqlx::Connection;
 
 use super::writer::Writer;
-use super::IntegrationStore;
+use super::{IntegrationStore, TokenStore};
 use crate::config::{DatabaseSettings, Settings, Synchronous};
 
 /// The schema migrations in `migrations/`, compiled into the binary.
@@ -24,6 +24,7 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 /// An open database: the read pool and the writer task, ready to serve.
 pub struct Database {
     pub integrations: IntegrationStore,
+    pub tokens: TokenStore,
     readers: SqlitePool,
 }
 
@@ -69,7 +70,8 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     let writer = Writer::start(writer_connection, options);
     let max_per_account = settings.integrations.max_per_account;
     Ok(Database {
-        integrations: IntegrationStore::new(readers.clone(), writer, max_per_account),
+        integrations: IntegrationStore::new(readers.clone(), writer.clone(), max_per_account),
+        tokens: TokenStore::new(readers.clone(), writer),
         readers,
     })
 }
@@ -87,6 +89,23 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<i64>> {
     let after = applied_versions(&mut connection).await?;
     connection.close().await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Opens one connection to the database named in `settings`, for a command that runs beside
+/// the daemon, and applies or checks migrations as `serve` does. Its writes wait up to
+/// `database.busy_timeout_ms` for the daemon's writer.
+pub async fn open_connection(settings: &Settings) -> anyhow::Result<SqliteConnection> {
+    let options = connect_options(settings)?;
+    let database = &settings.database;
+    let mut connection = SqliteConnection::connect_with(&writer_options(&options, database))
+        .await
+        .with_context(|| format!("failed to open database {}", database.url))?;
+    if database.migrate_on_start {
+        run_migrations(&mut connection).await?;
+    } else {
+        check_migrations(&mut connection).await?;
+    }
+    Ok(connection)
 }
 
 fn connect_options(settings: &Settings) -> anyhow::Result<SqliteConnectOptions> {

@@ -10,6 +10,9 @@ pub enum StoreError {
     AccountLimitReached(u32),
     #[error("database unavailable")]
     Unavailable(#[source] Arc<sqlx::Error>),
+    /// A read on the synchronous connection that checks API tokens failed.
+    #[error("database unavailable")]
+    ReadFailed(#[source] Arc<rusqlite::Error>),
     #[error("database writer has stopped")]
     WriterStopped,
     #[error("stored row is invalid: {0}")]

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::Row;
 
+use super::tokens::{self, TokenWrite, TokenWriteOutcome};
 use super::writer::Writer;
 use super::StoreError;
 use crate::domain::{
@@ -43,12 +44,14 @@ pub(crate) enum WriteRequest {
         account_tag: AccountTag,
         id: IntegrationId,
     },
+    Tokens(TokenWrite),
 }
 
 pub(crate) enum WriteOutcome {
     Inserted(bool),
     Replaced(Option<Integration>),
     Deleted(bool),
+    Tokens(TokenWriteOutcome),
 }
 
 impl IntegrationStore {
@@ -236,6 +239,9 @@ pub(crate) async fn apply(
                 .await?;
             Ok(WriteOutcome::Deleted(result.rows_affected() == 1))
         }
+        WriteRequest::Tokens(write) => tokens::apply(connection, write)
+            .await
+            .map(WriteOutcome::Tokens),
     }
 }
 

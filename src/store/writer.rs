@@ -12,6 +12,7 @@ use sqlx::{Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use super::integrations::{self, WriteOutcome, WriteRequest};
+use super::tokens::{TokenWrite, TokenWriteOutcome};
 use super::StoreError;
 
 /// Writes waiting for the writer, beyond which callers wait to enqueue.
@@ -46,6 +47,17 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         outcome.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Runs a token write in the next transaction and waits until it is committed.
+    pub(crate) async fn write_tokens(
+        &self,
+        write: TokenWrite,
+    ) -> Result<TokenWriteOutcome, StoreError> {
+        match self.write(WriteRequest::Tokens(write)).await? {
+            WriteOutcome::Tokens(outcome) => Ok(outcome),
+            _ => unreachable!("a token write has a token outcome"),
+        }
     }
 }
 

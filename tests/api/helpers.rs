@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
-use reqwest::{Response, StatusCode};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use ztrisk::config::{LogFormat, Settings};
+use ztrisk::domain::{AccountScope, Permission};
 use ztrisk::startup::Application;
 
 /// A running daemon and a client for it. Dropping it leaves the server running until the test
@@ -18,10 +20,22 @@ pub struct TestApp {
     /// `http://127.0.0.1:{port}`.
     pub address: String,
     pub settings: Settings,
+    /// Sends `Authorization: Bearer {token}` on every request unless the request sets its own
+    /// `Authorization` header. `as_anonymous`, `with_token` and `with_headers` send others.
     pub client: reqwest::Client,
+    /// Secret of an edit token for all accounts, created before the daemon started.
+    pub token: String,
+    /// Id of that token.
+    pub token_id: String,
     pub folder: TempDir,
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Sends requests to a `TestApp` with chosen authentication headers instead of its token.
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
 }
 
 /// A parsed response: status, headers and the JSON envelope.
@@ -52,20 +66,37 @@ pub async fn start_in(
     change(&mut settings);
     settings.validate().expect("test settings are valid");
 
+    let token =
+        ztrisk::auth::issue_token(&settings, "test", Permission::Edit, AccountScope::All, None)
+            .await
+            .expect("test token created");
     let application = Application::build_with(settings.clone(), extra_services)
         .await
         .expect("daemon starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
     let server = tokio::spawn(application.run_until_stopped());
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, bearer(token.secret.expose()));
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client");
     TestApp {
         address,
         settings,
-        client: reqwest::Client::new(),
+        client,
+        token: token.secret.expose().to_owned(),
+        token_id: token.id.to_string(),
         folder,
         handle,
         server,
     }
+}
+
+/// `Bearer {secret}` as an `Authorization` header value.
+pub fn bearer(secret: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {secret}")).expect("valid header value")
 }
 
 fn test_settings(database: &std::path::Path) -> Settings {
@@ -107,42 +138,113 @@ impl TestApp {
     }
 
     pub async fn create(&self, account: &str, body: &Value) -> Reply {
-        let request = self.client.post(self.integrations_url(account)).json(body);
-        read(request.send().await.expect("request sent")).await
+        self.as_default().create(account, body).await
     }
 
     pub async fn list(&self, account: &str) -> Reply {
-        let request = self.client.get(self.integrations_url(account));
-        read(request.send().await.expect("request sent")).await
+        self.as_default().list(account).await
     }
 
     pub async fn get(&self, account: &str, id: &str) -> Reply {
-        let url = format!("{}/{id}", self.integrations_url(account));
-        read(self.client.get(url).send().await.expect("request sent")).await
+        self.as_default().get(account, id).await
     }
 
     /// Gets by reference id; `encoded` is put in the path as given, already percent-encoded.
     pub async fn get_by_reference_id(&self, account: &str, encoded: &str) -> Reply {
-        let url = format!("{}/reference_id/{encoded}", self.integrations_url(account));
-        read(self.client.get(url).send().await.expect("request sent")).await
+        self.as_default()
+            .get_by_reference_id(account, encoded)
+            .await
     }
 
     pub async fn update(&self, account: &str, id: &str, body: &Value) -> Reply {
-        let url = format!("{}/{id}", self.integrations_url(account));
-        read(
-            self.client
-                .put(url)
-                .json(body)
-                .send()
-                .await
-                .expect("request sent"),
-        )
-        .await
+        self.as_default().update(account, id, body).await
     }
 
     pub async fn delete(&self, account: &str, id: &str) -> Reply {
-        let url = format!("{}/{id}", self.integrations_url(account));
-        read(self.client.delete(url).send().await.expect("request sent")).await
+        self.as_default().delete(account, id).await
+    }
+
+    /// Sends a request to `{address}{base_path}{path}` with the app's token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.as_default().call(method, path, body).await
+    }
+
+    /// Creates a token in the app's database, as `ztrisk token create` does, and returns its
+    /// id and secret.
+    pub async fn issue_token(
+        &self,
+        permission: Permission,
+        scope: AccountScope,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> (String, String) {
+        let issued =
+            ztrisk::auth::issue_token(&self.settings, "test", permission, scope, expires_at)
+                .await
+                .expect("token created");
+        (issued.id.to_string(), issued.secret.expose().to_owned())
+    }
+
+    /// Revokes a token in the app's database, as `ztrisk token revoke` does.
+    pub async fn revoke_token(&self, id: &str) {
+        let id = ztrisk::domain::TokenId::parse(id).expect("valid token id");
+        let outcome = ztrisk::auth::revoke(&self.settings, &id)
+            .await
+            .expect("token revoked");
+        assert_eq!(outcome, ztrisk::store::RevokeOutcome::Revoked);
+    }
+
+    /// Reads every integration row as text, to compare the database before and after a
+    /// request.
+    pub async fn integration_rows(&self) -> Vec<String> {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=ro", self.database_path().display());
+        let mut connection = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("database opens");
+        let rows: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, account_tag, reference_id, tenant_url, active, created_at
+             FROM integrations ORDER BY id",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .expect("integrations read");
+        connection.close().await.expect("connection closes");
+        rows.into_iter().map(|row| format!("{row:?}")).collect()
+    }
+
+    /// Returns a caller that sends the app's token, as the methods of `TestApp` do.
+    pub fn as_default(&self) -> Caller<'_> {
+        Caller {
+            app: self,
+            client: self.client.clone(),
+        }
+    }
+
+    /// Returns a caller that sends no authentication headers.
+    pub fn as_anonymous(&self) -> Caller<'_> {
+        self.with_headers(&[])
+    }
+
+    /// Returns a caller that sends `Authorization: Bearer {secret}`.
+    pub fn with_token(&self, secret: &str) -> Caller<'_> {
+        self.with_headers(&[("authorization", &format!("Bearer {secret}"))])
+    }
+
+    /// Returns a caller that sends exactly `headers`, and no token unless they contain one.
+    pub fn with_headers(&self, headers: &[(&str, &str)]) -> Caller<'_> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
+            map.append(
+                name,
+                HeaderValue::from_str(value).expect("valid header value"),
+            );
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(map)
+            .build()
+            .expect("HTTP client");
+        Caller { app: self, client }
     }
 
     /// Sends `request`, built from `self.client`, and reads the envelope.
@@ -175,6 +277,66 @@ impl TestApp {
             .expect("server task joins")
             .expect("server stops cleanly");
         self.folder
+    }
+}
+
+impl Caller<'_> {
+    pub async fn create(&self, account: &str, body: &Value) -> Reply {
+        let request = self
+            .client
+            .post(self.app.integrations_url(account))
+            .json(body);
+        read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn list(&self, account: &str) -> Reply {
+        let request = self.client.get(self.app.integrations_url(account));
+        read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, account: &str, id: &str) -> Reply {
+        let url = format!("{}/{id}", self.app.integrations_url(account));
+        read(self.client.get(url).send().await.expect("request sent")).await
+    }
+
+    /// Gets by reference id; `encoded` is put in the path as given, already percent-encoded.
+    pub async fn get_by_reference_id(&self, account: &str, encoded: &str) -> Reply {
+        let url = format!(
+            "{}/reference_id/{encoded}",
+            self.app.integrations_url(account)
+        );
+        read(self.client.get(url).send().await.expect("request sent")).await
+    }
+
+    pub async fn update(&self, account: &str, id: &str, body: &Value) -> Reply {
+        let url = format!("{}/{id}", self.app.integrations_url(account));
+        read(
+            self.client
+                .put(url)
+                .json(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, account: &str, id: &str) -> Reply {
+        let url = format!("{}/{id}", self.app.integrations_url(account));
+        read(self.client.delete(url).send().await.expect("request sent")).await
+    }
+
+    /// Sends a request to `{address}{base_path}{path}`, with `body` as JSON if given.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let url = format!(
+            "{}{}{path}",
+            self.app.address, self.app.settings.server.base_path
+        );
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await.expect("request sent")).await
     }
 }
 

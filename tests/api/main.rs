@@ -1,5 +1,6 @@
 //! HTTP tests: each starts the real daemon on a random loopback port over a new SQLite file.
 
+mod auth;
 mod create;
 mod delete;
 mod get;
@@ -10,6 +11,8 @@ mod openapi;
 mod process;
 mod reference_id;
 mod routing;
+mod secrets;
 mod storage;
 mod tenant_url;
+mod token_cli;
 mod update;

@@ -8,42 +8,54 @@ use crate::helpers::{account, spawn_app, spawn_app_with, TestApp};
 
 /// The operations of Cloudflare's published document for these paths, with the statuses this
 /// daemon documents for each.
-const OPERATIONS: [(&str, &str, &str, &[u16]); 6] = [
+const OPERATIONS: [(&str, &str, &str, &[u16]); 8] = [
     (
         "post",
         "/accounts/{account_id}/zt_risk_scoring/integrations",
         "dlp-zt-risk-score-integration-create",
-        &[200, 400, 409, 413, 415, 500, 503],
+        &[200, 400, 401, 403, 409, 413, 415, 500, 503],
     ),
     (
         "get",
         "/accounts/{account_id}/zt_risk_scoring/integrations",
         "dlp-zt-risk-score-integration-list",
-        &[200, 400, 500, 503],
+        &[200, 400, 401, 403, 500, 503],
     ),
     (
         "get",
         "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
         "dlp-zt-risk-score-integration-get",
-        &[200, 400, 404, 500, 503],
+        &[200, 400, 401, 403, 404, 500, 503],
     ),
     (
         "get",
         "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}",
         "dlp-zt-risk-score-integration-get-by-reference-id",
-        &[200, 400, 404, 500, 503],
+        &[200, 400, 401, 403, 404, 500, 503],
     ),
     (
         "put",
         "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
         "dlp-zt-risk-score-integration-update",
-        &[200, 400, 404, 409, 413, 415, 500, 503],
+        &[200, 400, 401, 403, 404, 409, 413, 415, 500, 503],
     ),
     (
         "delete",
         "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
         "dlp-zt-risk-score-integration-delete",
-        &[200, 400, 404, 500, 503],
+        &[200, 400, 401, 403, 404, 500, 503],
+    ),
+    (
+        "get",
+        "/user/tokens/verify",
+        "user-api-tokens-verify-token",
+        &[200, 400, 401, 500, 503],
+    ),
+    (
+        "get",
+        "/accounts/{account_id}/tokens/verify",
+        "account-api-tokens-verify-token",
+        &[200, 400, 401, 403, 500, 503],
     ),
 ];
 
@@ -162,7 +174,8 @@ async fn operations_carry_cloudflare_ids_and_statuses() {
             .map(|status| status.parse().expect("status is a number"))
             .collect();
         assert_eq!(documented, statuses.iter().copied().collect(), "{label}");
-        let parameters = operation["parameters"].as_array().expect("parameters");
+        let no_parameters = Vec::new();
+        let parameters = operation["parameters"].as_array().unwrap_or(&no_parameters);
         let names: BTreeSet<&str> = parameters
             .iter()
             .map(|parameter| parameter["name"].as_str().expect("name"))
@@ -234,6 +247,18 @@ async fn integration_schema_matches_cloudflare_fields() {
         update["required"],
         serde_json::json!(["active", "tenant_url"])
     );
+}
+
+#[tokio::test]
+async fn document_requires_bearer_token() {
+    let app = spawn_app().await;
+
+    let document = fetch_document(&app).await;
+
+    let scheme = &document["components"]["securitySchemes"]["api_token"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    assert_eq!(document["security"], serde_json::json!([{"api_token": []}]));
 }
 
 #[tokio::test]

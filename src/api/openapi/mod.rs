@@ -7,22 +7,24 @@ mod schemas;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Server};
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 
 pub use responses::{
-    BadRequest, Conflict, InternalError, NotFound, PayloadTooLarge, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnsupportedMediaType,
 };
 pub use schemas::{
     AccountPathParams, CreateIntegrationBody, DeleteEnvelope, FailureEnvelope, IntegrationEnvelope,
     IntegrationListEnvelope, IntegrationPathParams, IntegrationTypeName, ReferenceIdValue,
-    ReferencePathParams, TenantUrlValue, UpdateIntegrationBody,
+    ReferencePathParams, TenantUrlValue, TokenStatusEnvelope, TokenStatusName,
+    UpdateIntegrationBody,
 };
 
 use super::envelope::{ErrorEntry, ErrorSource, Message};
-use super::integrations;
-use super::IntegrationView;
+use super::{integrations, tokens};
+use super::{IntegrationView, TokenStatusView};
 
 /// The path of the document, outside the base path.
 pub const PATH: &str = "/openapi.json";
@@ -47,6 +49,8 @@ pub const INTEGRATIONS_TAG: &str = "Zero Trust Risk Scoring Integrations";
         integrations::get_integration,
         integrations::update_integration,
         integrations::delete_integration,
+        tokens::verify_token,
+        tokens::verify_account_token,
     ),
     components(
         schemas(
@@ -60,12 +64,17 @@ pub const INTEGRATIONS_TAG: &str = "Zero Trust Risk Scoring Integrations";
             IntegrationListEnvelope,
             DeleteEnvelope,
             FailureEnvelope,
+            TokenStatusView,
+            TokenStatusName,
+            TokenStatusEnvelope,
             ErrorEntry,
             ErrorSource,
             Message,
         ),
         responses(
             BadRequest,
+            Unauthorized,
+            Forbidden,
             NotFound,
             Conflict,
             PayloadTooLarge,
@@ -74,10 +83,35 @@ pub const INTEGRATIONS_TAG: &str = "Zero Trust Risk Scoring Integrations";
             Unavailable,
         ),
     ),
-    tags((name = INTEGRATIONS_TAG, description = "Identity provider tenants that receive \
-          changes in users' risk scores over the OpenID Shared Signals Framework.")),
+    modifiers(&BearerToken),
+    security(("api_token" = [])),
+    tags(
+        (name = INTEGRATIONS_TAG, description = "Identity provider tenants that receive \
+         changes in users' risk scores over the OpenID Shared Signals Framework."),
+        (name = "User API Tokens", description = "Checking the token a request carries."),
+        (name = "Account Owned API Tokens", description = "Checking that the token a request \
+         carries covers an account."),
+    ),
 )]
 struct ApiDoc;
+
+/// Adds the `api_token` security scheme, as Cloudflare names it: an API token sent as
+/// `Authorization: Bearer <token>`.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, document: &mut Document) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API token of this daemon. The first one is written beside the database at \
+                 first start (data/ztrisk.token by default); `ztrisk token create` makes more.",
+            ))
+            .build();
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_token", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Builds the document for a daemon serving the API under `base_path`, which becomes the one
 /// server entry: a URL relative to the document, so it holds on any host and port.

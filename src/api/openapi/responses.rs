@@ -32,10 +32,23 @@ enum Retry {
 failure_response!(
     BadRequest,
     Retry::Never,
-    "The request is invalid, and `errors` lists every problem. Codes: 6007 malformed or empty \
-     JSON, 1001 a body that is not an object, 1002 a required field missing or null, 1003 a \
-     field of the wrong JSON type, 1004 an invalid value, 1007 the account already holds the \
-     maximum number of integrations, 7003 a malformed account id or integration id in the path."
+    "The request is invalid, and `errors` lists every problem. Codes: 9106 no `Authorization` \
+     header, 6003 a malformed `Authorization` header (with 6111 in `error_chain`) or \
+     Cloudflare's global API key headers (6102, 6103), 6007 malformed or empty JSON, 1001 a \
+     body that is not an object, 1002 a required field missing or null, 1003 a field of the \
+     wrong JSON type, 1004 an invalid value, 1007 the account already holds the maximum \
+     number of integrations, 7003 a malformed account id or integration id in the path."
+);
+failure_response!(
+    Unauthorized,
+    Retry::Never,
+    "Code 10000: the API token is unknown, revoked or expired."
+);
+failure_response!(
+    Forbidden,
+    Retry::Never,
+    "The API token is valid but may not make this request. Codes: 9109 the token does not \
+     cover the account in the path, 10000 a read-only token on a method other than GET."
 );
 failure_response!(
     NotFound,

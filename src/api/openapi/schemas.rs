@@ -10,7 +10,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::api::envelope::Message;
-use crate::api::{ErrorEntry, IntegrationView};
+use crate::api::{ErrorEntry, IntegrationView, TokenStatusView};
 use crate::domain::{ReferenceId, MAX_TENANT_URL_BYTES};
 
 /// `tenant_url` as the daemon accepts it: `https`, a DNS host name or an IPv4 address, an
@@ -86,6 +86,14 @@ impl ToSchema for ReferenceIdValue {
 #[schema(as = IntegrationType)]
 pub enum IntegrationTypeName {
     Okta,
+}
+
+/// The status of a token that passes verification. Cloudflare's schema also names `disabled`
+/// and `expired`, which this daemon rejects with a 401 instead.
+#[derive(ToSchema)]
+#[schema(as = TokenStatusValue, rename_all = "lowercase")]
+pub enum TokenStatusName {
+    Active,
 }
 
 /// The body of a create request. Other fields are ignored.
@@ -194,6 +202,18 @@ pub struct IntegrationListEnvelope {
     pub errors: Vec<ErrorEntry>,
     pub messages: Vec<Message>,
     pub result: Vec<IntegrationView>,
+}
+
+/// The success envelope of a token verification.
+#[derive(ToSchema)]
+pub struct TokenStatusEnvelope {
+    #[schema(schema_with = literal_true)]
+    pub success: bool,
+    #[schema(schema_with = no_errors)]
+    pub errors: Vec<ErrorEntry>,
+    /// One message, code 10000: "This API Token is valid and active".
+    pub messages: Vec<Message>,
+    pub result: TokenStatusView,
 }
 
 /// The success envelope of a delete, whose `result` is `{}`.
