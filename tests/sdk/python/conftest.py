@@ -1,8 +1,8 @@
 """Fixtures for the Python SDK suite: a client of the daemon that scripts/test-sdk started.
 
-scripts/test-sdk sets ZTRISK_BASE_URL to the daemon's API root and ZTRISK_TOKEN to an edit
-token for all accounts. ZTRISK_READ_TOKEN (read-only, all accounts) and ZTRISK_SCOPED_TOKEN
-(edit, one account: ZTRISK_SCOPED_ACCOUNT) are set when the daemon checks tokens.
+scripts/test-sdk sets ZTRISK_BASE_URL to the daemon's API root, ZTRISK_TOKEN to an edit token
+for all accounts, ZTRISK_READ_TOKEN to a read-only token for all accounts, and
+ZTRISK_SCOPED_TOKEN to an edit token for the account ZTRISK_SCOPED_ACCOUNT only.
 """
 
 import os
@@ -49,13 +49,6 @@ def logged_client(base_url: str) -> tuple[Cloudflare, RequestLog]:
         api_token=os.environ["ZTRISK_TOKEN"], base_url=base_url, http_client=http_client
     )
     return client, log
-
-
-# Marks the tests of token checks, which need the read and scoped tokens.
-requires_token_checks = pytest.mark.skipif(
-    not os.environ.get("ZTRISK_READ_TOKEN"),
-    reason="ZTRISK_READ_TOKEN is not set, so the daemon under test does not check tokens",
-)
 
 
 def token_client(base_url: str, variable: str) -> Cloudflare:

@@ -8,7 +8,7 @@ import cloudflare
 import pytest
 from cloudflare import Cloudflare
 
-from conftest import RequestLog, requires_token_checks, token_client
+from conftest import RequestLog, token_client
 
 TENANT_URL = "https://example.okta.com"
 
@@ -157,7 +157,6 @@ def test_invalid_input_is_bad_request(client: Cloudflare, account: str) -> None:
     assert malformed_id.value.body["errors"][0]["code"] == 7003
 
 
-@requires_token_checks
 def test_unknown_token_is_authentication_error(base_url: str, account: str) -> None:
     client = Cloudflare(api_token="x" * 43, base_url=base_url, max_retries=0)
 
@@ -167,7 +166,6 @@ def test_unknown_token_is_authentication_error(base_url: str, account: str) -> N
     assert rejected.value.status_code == 401
 
 
-@requires_token_checks
 def test_read_token_cannot_create(base_url: str, account: str) -> None:
     client = token_client(base_url, "ZTRISK_READ_TOKEN")
 
@@ -180,7 +178,6 @@ def test_read_token_cannot_create(base_url: str, account: str) -> None:
     assert list(client.zero_trust.risk_scoring.integrations.list(account_id=account)) == []
 
 
-@requires_token_checks
 def test_scoped_token_cannot_use_other_account(base_url: str, account: str) -> None:
     client = token_client(base_url, "ZTRISK_SCOPED_TOKEN")
 
