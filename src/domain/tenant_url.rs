@@ -87,10 +87,10 @@ impl TenantUrl {
     }
 }
 
-/// Longest label of a DNS name, in bytes.
+/// Maximum length of a DNS label, in bytes.
 const MAX_LABEL_BYTES: usize = 63;
 
-/// Whether `host` is a DNS host name: dot-separated labels of 1 to 63 letters, digits and
+/// Checks that `host` is a DNS host name: dot-separated labels of 1 to 63 letters, digits and
 /// hyphens, none starting or ending with a hyphen, the last starting with a letter.
 fn is_host_name(host: &str) -> bool {
     let is_label = |label: &str| {

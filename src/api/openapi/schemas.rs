@@ -176,7 +176,7 @@ pub struct ReferencePathParams {
         example = "0123456789abcdef0123456789abcdef"
     )]
     pub account_id: String,
-    /// The reference id, percent-encoded; it is decoded exactly once.
+    /// The reference id, percent-encoded. The daemon decodes it exactly once.
     pub reference_id: ReferenceIdValue,
 }
 
