@@ -176,7 +176,9 @@ pub struct ReferencePathParams {
         example = "0123456789abcdef0123456789abcdef"
     )]
     pub account_id: String,
-    /// The reference id, percent-encoded. The daemon decodes it exactly once.
+    /// The reference id, percent-encoded. The daemon decodes it exactly once. HTTP clients
+    /// remove `.` and `..` path segments, so send these two reference ids as `%2E` and
+    /// `%2E%2E`. The Python SDK 5.9.0 refuses to send them in any form.
     pub reference_id: ReferenceIdValue,
 }
 
