@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::envelope::{Envelope, ErrorEntry, ErrorSource};
 use crate::domain::{FieldError, FieldErrorKind, TokenSecret};
-use crate::store::StoreError;
+use crate::store::{self, StoreError, UnavailableReason};
 
 /// Header the official Cloudflare SDKs read to decide whether to retry a failed request.
 pub const SHOULD_RETRY: &str = "x-should-retry";
@@ -33,6 +33,14 @@ pub enum ApiError {
     AccountLimitReached(u32),
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("request body not received within {timeout:?}")]
+    BodyTimeout { timeout: std::time::Duration },
+    #[error("rate limit of {requests} requests per {period_secs} seconds exceeded")]
+    RateLimited {
+        requests: u64,
+        period_secs: u64,
+        retry_after_secs: u64,
+    },
     #[error("unsupported content type")]
     UnsupportedMediaType,
     #[error("no route for this path")]
@@ -86,6 +94,25 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => {
                 entry(1008, format!("request body must be at most {limit} bytes"))
             }
+            Self::BodyTimeout { timeout } => entry(
+                1012,
+                format!(
+                    "the request body was not received within {} ms; send it at once",
+                    timeout.as_millis()
+                ),
+            ),
+            // 971 is the code of Cloudflare's own API for its global rate limit.
+            Self::RateLimited {
+                requests,
+                period_secs,
+                ..
+            } => entry(
+                971,
+                format!(
+                    "More than {requests} requests per {period_secs} seconds reached. \
+                     Please wait and consider throttling your request speed"
+                ),
+            ),
             Self::UnsupportedMediaType => entry(
                 1009,
                 "Content-Type must be application/json with a UTF-8 body".into(),
@@ -151,10 +178,7 @@ impl ApiError {
                  requests; use an edit token to create, update or delete"
                     .into(),
             ),
-            Self::Unavailable(_) => entry(
-                1010,
-                "database unavailable; the request was not applied, retry later".into(),
-            ),
+            Self::Unavailable(error) => entry(1010, unavailable_message(error).into()),
             Self::Internal(_) => entry(1011, "internal error; the request failed".into()),
         };
         let mut single = single;
@@ -164,6 +188,27 @@ impl ApiError {
             });
         }
         vec![single]
+    }
+}
+
+/// Returns the client's message for a 503: what failed, in user terms, without paths or SQL.
+fn unavailable_message(error: &StoreError) -> &'static str {
+    match error.unavailable_reason() {
+        Some(UnavailableReason::StorageFull) => {
+            "database storage is full; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::ReadOnly) => {
+            "database is read-only; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::Locked) => {
+            "database is locked by another process; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::FileMissing) => {
+            "database file is missing or was replaced; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::Other) | None => {
+            "database unavailable; the request was not applied, retry later"
+        }
     }
 }
 
@@ -219,6 +264,8 @@ impl ResponseError for ApiError {
             Self::DuplicateReferenceId => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -235,6 +282,17 @@ impl ResponseError for ApiError {
         match self {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS));
+            }
+            Self::BodyTimeout { .. } => {
+                // The rest of the body may still arrive, so the connection cannot carry
+                // another request.
+                response.force_close();
+                response.insert_header((SHOULD_RETRY, "false"));
+            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after_secs));
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
@@ -267,6 +325,13 @@ fn log_server_error(error: &ApiError) {
     }
     match error {
         ApiError::Internal(detail) => tracing::error!(detail = %detail, "request failed"),
+        // Under a full disk or a lock every request fails alike, so these are rate-limited.
+        ApiError::Unavailable(store_error) => {
+            let reason = store_error
+                .unavailable_reason()
+                .unwrap_or(UnavailableReason::Other);
+            store::log_unavailable(reason, causes.trim_start_matches(": "));
+        }
         _ => tracing::error!(error = %error, causes = %causes, "request failed"),
     }
 }

@@ -103,7 +103,9 @@ impl IntegrationView {
         (status = 403, response = super::openapi::Forbidden),
         (status = 409, response = super::openapi::Conflict),
         (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 408, response = super::openapi::RequestTimeout),
         (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -139,6 +141,7 @@ pub async fn create_integration(
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
         (status = 403, response = super::openapi::Forbidden),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -170,6 +173,7 @@ pub async fn list_integrations(
         (status = 401, response = super::openapi::Unauthorized),
         (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -203,6 +207,7 @@ pub async fn get_integration(
         (status = 401, response = super::openapi::Unauthorized),
         (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -243,7 +248,9 @@ pub async fn get_integration_by_reference_id(
         (status = 404, response = super::openapi::NotFound),
         (status = 409, response = super::openapi::Conflict),
         (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 408, response = super::openapi::RequestTimeout),
         (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -279,6 +286,7 @@ pub async fn update_integration(
         (status = 401, response = super::openapi::Unauthorized),
         (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -297,7 +305,7 @@ pub async fn delete_integration(
 
 /// Reads a create body: `integration_type` and `tenant_url` required, `reference_id` and
 /// `active` optional (`null` counts as absent). Other fields are ignored.
-fn parse_create_body(
+pub fn parse_create_body(
     body: &JsonObject,
     policy: TenantUrlPolicy,
 ) -> Result<NewIntegration, ApiError> {
@@ -333,7 +341,7 @@ fn parse_create_body(
 /// Reads a PUT body: `tenant_url` and `active` required, `reference_id` optional. `null` for
 /// `active` or `reference_id` keeps the stored value. `integration_type` may be sent and must
 /// then name the integration's type.
-fn parse_update_body(
+pub fn parse_update_body(
     body: &JsonObject,
     policy: TenantUrlPolicy,
 ) -> Result<IntegrationUpdate, ApiError> {

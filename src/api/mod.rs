@@ -9,14 +9,18 @@ mod health;
 mod integrations;
 pub mod openapi;
 mod path;
+mod rate_limit;
 mod tokens;
 
 use actix_web::{web, HttpResponse, Resource};
 
 pub use auth::RequireToken;
+pub use body::{parse_object, JsonObject};
 pub use envelope::{success, success_with_messages, Envelope, ErrorEntry, ErrorSource, Message};
 pub use error::{ApiError, SHOULD_RETRY};
-pub use integrations::IntegrationView;
+pub use integrations::{parse_create_body, parse_update_body, IntegrationView};
+pub use path::decode_reference_id;
+pub use rate_limit::{RateLimit, RateLimiter};
 pub use tokens::TokenStatusView;
 
 use crate::auth::TokenAuthority;
@@ -32,6 +36,8 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Longest time a client may take to send a request body.
+    pub body_read_timeout: std::time::Duration,
     /// Checks the API token of every request under the base path.
     pub tokens: std::sync::Arc<TokenAuthority>,
 }
@@ -101,7 +107,9 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         .service(get_only(openapi::PATH).get(openapi::handler(base_path)))
         .configure(docs::configure);
 
-    let mut scope = web::scope(base_path).wrap(RequireToken);
+    // The last wrap runs first: the token check puts the token in the request extensions
+    // before the rate limit counts the request against it.
+    let mut scope = web::scope(base_path).wrap(RateLimit).wrap(RequireToken);
     for endpoint in &ENDPOINTS {
         let allow = endpoint.allow;
         let resource = (endpoint.add_handlers)(web::resource(endpoint.path))

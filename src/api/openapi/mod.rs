@@ -12,8 +12,8 @@ use utoipa::openapi::{OpenApi as Document, Server};
 use utoipa::{Modify, OpenApi};
 
 pub use responses::{
-    BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized,
-    Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RequestTimeout,
+    TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 pub use schemas::{
     AccountPathParams, CreateIntegrationBody, DeleteEnvelope, FailureEnvelope, IntegrationEnvelope,
@@ -79,6 +79,8 @@ pub const INTEGRATIONS_TAG: &str = "Zero Trust Risk Scoring Integrations";
             Conflict,
             PayloadTooLarge,
             UnsupportedMediaType,
+            RequestTimeout,
+            TooManyRequests,
             InternalError,
             Unavailable,
         ),

@@ -71,6 +71,18 @@ failure_response!(
     "Code 1009: the request body is not sent as `application/json` in UTF-8."
 );
 failure_response!(
+    RequestTimeout,
+    Retry::Never,
+    "Code 1012: the request body did not arrive within `limits.body_read_timeout_ms`."
+);
+failure_response!(
+    TooManyRequests,
+    Retry::After,
+    "Code 971: the token (or, without one, the client address) has used up its allowance of \
+     `rate_limit.requests` per `rate_limit.period_secs`. Retry after the number of seconds in \
+     `Retry-After`."
+);
+failure_response!(
     InternalError,
     Retry::Never,
     "Code 1011: an internal error. The request failed and the daemon keeps serving."
