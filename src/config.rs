@@ -15,6 +15,8 @@ const LOCAL_FILE: &str = "config/local.toml";
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub limits: LimitSettings,
+    pub rate_limit: RateLimitSettings,
     pub database: DatabaseSettings,
     pub integrations: IntegrationSettings,
     pub log: LogSettings,
@@ -32,6 +34,31 @@ pub struct ServerSettings {
     /// Zero means one per CPU core.
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+}
+
+/// Bounds on how long and how many clients may hold the daemon's connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    /// Zero disables keep-alive.
+    pub keep_alive_secs: u64,
+    /// Zero waits without limit.
+    pub client_disconnect_timeout_ms: u64,
+    /// Across all workers.
+    pub max_connections: usize,
+    pub backlog: u32,
+}
+
+/// The per-client request allowance: a bucket of `requests` that refills over `period_secs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub requests: u64,
+    pub period_secs: u64,
+    pub max_clients: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +199,8 @@ impl Settings {
             3600,
         )?;
 
+        self.validate_limits()?;
+
         let database = &self.database;
         if self.database_path().is_none() {
             return Err(invalid(
@@ -197,6 +226,46 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let limits = &self.limits;
+        check_range(
+            "limits.header_read_timeout_ms",
+            limits.header_read_timeout_ms,
+            1,
+            600_000,
+        )?;
+        check_range(
+            "limits.body_read_timeout_ms",
+            limits.body_read_timeout_ms,
+            1,
+            600_000,
+        )?;
+        check_range("limits.keep_alive_secs", limits.keep_alive_secs, 0, 3600)?;
+        check_range(
+            "limits.client_disconnect_timeout_ms",
+            limits.client_disconnect_timeout_ms,
+            0,
+            60_000,
+        )?;
+        check_range(
+            "limits.max_connections",
+            limits.max_connections as u64,
+            1,
+            1_000_000,
+        )?;
+        check_range("limits.backlog", limits.backlog.into(), 1, 65_535)?;
+
+        let rate_limit = &self.rate_limit;
+        check_range("rate_limit.requests", rate_limit.requests, 1, 1_000_000_000)?;
+        check_range("rate_limit.period_secs", rate_limit.period_secs, 1, 86_400)?;
+        check_range(
+            "rate_limit.max_clients",
+            rate_limit.max_clients as u64,
+            1,
+            10_000_000,
+        )
     }
 
     /// The database file named by `database.url`, or `None` if the URL names no file.
@@ -282,7 +351,7 @@ mod tests {
     #[test]
     fn validate_names_key_of_bad_value() {
         type Change = fn(&mut Settings);
-        let cases: [(&str, Change, &str); 6] = [
+        let cases: [(&str, Change, &str); 11] = [
             (
                 "base path",
                 |s| s.server.base_path = "client".into(),
@@ -312,6 +381,31 @@ mod tests {
                 "cap",
                 |s| s.integrations.max_per_account = 0,
                 "integrations.max_per_account",
+            ),
+            (
+                "header timeout",
+                |s| s.limits.header_read_timeout_ms = 0,
+                "limits.header_read_timeout_ms",
+            ),
+            (
+                "body timeout",
+                |s| s.limits.body_read_timeout_ms = 600_001,
+                "limits.body_read_timeout_ms",
+            ),
+            (
+                "connections",
+                |s| s.limits.max_connections = 0,
+                "limits.max_connections",
+            ),
+            (
+                "rate limit requests",
+                |s| s.rate_limit.requests = 0,
+                "rate_limit.requests",
+            ),
+            (
+                "rate limit period",
+                |s| s.rate_limit.period_secs = 0,
+                "rate_limit.period_secs",
             ),
         ];
         for (label, change, key) in cases {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod head_timeout;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,19 +1,26 @@
 //! Building the server: open the database, bind the listener and run the App.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
+use actix_web::http::KeepAlive;
+use actix_web::{web, App};
 use anyhow::Context;
 use futures_util::future::BoxFuture;
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpStream;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, RateLimiter};
 use crate::auth::{self, LastUsedRecorder, TokenAuthority};
-use crate::config::Settings;
+use crate::config::{LimitSettings, Settings};
 use crate::domain::TenantUrlPolicy;
+use crate::head_timeout::HeadTimeout;
 use crate::store::{self, Database};
 use crate::telemetry::RequestTelemetry;
 
@@ -56,7 +63,7 @@ impl Application {
         let database = Arc::new(store::open(&settings).await?);
         let tokens = Arc::new(open_tokens(&settings, &database).await?);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address)
+        let listener = bind_listener(&address, settings.limits.backlog)
             .with_context(|| format!("failed to listen on {address}"))?;
         let port = listener.local_addr()?.port();
 
@@ -70,29 +77,63 @@ impl Application {
                 TenantUrlPolicy::HttpsOnly
             },
             body_limit: settings.server.body_limit,
+            body_read_timeout: Duration::from_millis(settings.limits.body_read_timeout_ms),
             tokens,
         });
+        let rate_limiter = web::Data::new(RateLimiter::new(&settings.rate_limit));
         let base_path = settings.server.base_path.clone();
-        let mut server = HttpServer::new(move || {
-            let extra_services = extra_services.clone();
-            let base_path = base_path.clone();
-            App::new()
-                .app_data(state.clone())
-                .wrap(RequestTelemetry)
-                .configure(extra_services)
-                .configure(|config| api::configure(config, &base_path))
-                .default_service(web::to(api::route_not_found))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(5));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        server = match stop_signal {
-            Some(signal) => server.shutdown_signal(signal),
-            None => server.disable_signals(),
+        let limits = settings.limits.clone();
+        let local_address = listener.local_addr()?;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         };
-        let server = server.listen(listener)?.run();
+        // actix-server counts connections per worker, so each worker takes an equal share of
+        // the cap, rounded up.
+        let builder = actix_server::Server::build()
+            .workers(workers)
+            .max_concurrent_connections(limits.max_connections.div_ceil(workers))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        let builder = match stop_signal {
+            Some(signal) => builder.shutdown_signal(signal),
+            None => builder.disable_signals(),
+        };
+        let shutdown = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen("ztrisk", listener, move || {
+                let extra_services = extra_services.clone();
+                let base_path = base_path.clone();
+                let app = App::new()
+                    .app_data(state.clone())
+                    .app_data(rate_limiter.clone())
+                    .wrap(RequestTelemetry)
+                    .configure(extra_services)
+                    .configure(|config| api::configure(config, &base_path))
+                    .default_service(web::to(api::route_not_found))
+                    .into_factory()
+                    .map_err(|error| error.error_response());
+                let shutdown = shutdown.clone();
+                let http = HttpService::build()
+                    .keep_alive(keep_alive(&limits))
+                    .client_request_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+                    .client_disconnect_timeout(Duration::from_millis(
+                        limits.client_disconnect_timeout_ms,
+                    ))
+                    .local_addr(local_address)
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .finish(map_config(app, |_| AppConfig::default()));
+                let head_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+                fn_service(move |stream: TcpStream| async move {
+                    let peer = stream.peer_addr().ok();
+                    let stream = HeadTimeout::new(stream, head_timeout);
+                    Ok::<_, DispatchError>((stream, Protocol::Http1, peer))
+                })
+                .and_then(http)
+            })?
+            .run();
 
         Ok(Self {
             server,
@@ -117,6 +158,44 @@ impl Application {
         self.database.close().await;
         outcome
     }
+}
+
+fn keep_alive(limits: &LimitSettings) -> KeepAlive {
+    match limits.keep_alive_secs {
+        0 => KeepAlive::Disabled,
+        secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+    }
+}
+
+/// Binds a TCP listener on the first address `address` resolves to that accepts it, with a
+/// listen queue of `backlog` connections. `SO_REUSEADDR` lets a restarted daemon bind while
+/// connections of the last run linger in `TIME_WAIT`.
+fn bind_listener(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for candidate in address.to_socket_addrs()? {
+        match bind_one(candidate, backlog) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
+fn bind_one(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// Resolves on the first SIGTERM or SIGINT, both of which stop the server gracefully. The

@@ -2,6 +2,7 @@
 //! problem is reported at once.
 
 use std::fmt;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -23,24 +24,35 @@ impl FromRequest for JsonObject {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
+        let (limit, timeout) = request
             .app_data::<web::Data<AppState>>()
-            .map_or(64 * 1024, |state| state.body_limit);
+            .map_or((64 * 1024, Duration::from_secs(10)), |state| {
+                (state.body_limit, state.body_read_timeout)
+            });
         let checked = check_content_type(request).and_then(|()| check_length(request, limit));
-        let mut payload = payload.take();
+        let payload = payload.take();
         Box::pin(async move {
             checked?;
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            // One deadline for the whole body, so a client that trickles a byte at a time
+            // cannot hold the connection past it.
+            let body = actix_web::rt::time::timeout(timeout, read_body(payload, limit))
+                .await
+                .map_err(|_| ApiError::BodyTimeout { timeout })??;
             parse_object(&body)
         })
     }
+}
+
+async fn read_body(mut payload: Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {

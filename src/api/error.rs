@@ -33,6 +33,14 @@ pub enum ApiError {
     AccountLimitReached(u32),
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("request body not received within {timeout:?}")]
+    BodyTimeout { timeout: std::time::Duration },
+    #[error("rate limit of {requests} requests per {period_secs} seconds exceeded")]
+    RateLimited {
+        requests: u64,
+        period_secs: u64,
+        retry_after_secs: u64,
+    },
     #[error("unsupported content type")]
     UnsupportedMediaType,
     #[error("no route for this path")]
@@ -86,6 +94,25 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => {
                 entry(1008, format!("request body must be at most {limit} bytes"))
             }
+            Self::BodyTimeout { timeout } => entry(
+                1012,
+                format!(
+                    "the request body was not received within {} ms; send it at once",
+                    timeout.as_millis()
+                ),
+            ),
+            // 971 is the code of Cloudflare's own API for its global rate limit.
+            Self::RateLimited {
+                requests,
+                period_secs,
+                ..
+            } => entry(
+                971,
+                format!(
+                    "More than {requests} requests per {period_secs} seconds reached. \
+                     Please wait and consider throttling your request speed"
+                ),
+            ),
             Self::UnsupportedMediaType => entry(
                 1009,
                 "Content-Type must be application/json with a UTF-8 body".into(),
@@ -237,6 +264,8 @@ impl ResponseError for ApiError {
             Self::DuplicateReferenceId => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -253,6 +282,17 @@ impl ResponseError for ApiError {
         match self {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS));
+            }
+            Self::BodyTimeout { .. } => {
+                // The rest of the body may still arrive, so the connection cannot carry
+                // another request.
+                response.force_close();
+                response.insert_header((SHOULD_RETRY, "false"));
+            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after_secs));
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));

@@ -131,7 +131,7 @@ pub async fn delete_integration(
 
 /// Reads a create body: `integration_type` and `tenant_url` required, `reference_id` and
 /// `active` optional (`null` counts as absent). Other fields are ignored.
-fn parse_create_body(
+pub fn parse_create_body(
     body: &JsonObject,
     policy: TenantUrlPolicy,
 ) -> Result<NewIntegration, ApiError> {
@@ -167,7 +167,7 @@ fn parse_create_body(
 /// Reads a PUT body: `tenant_url` and `active` required, `reference_id` optional. `null` for
 /// `active` or `reference_id` keeps the stored value. `integration_type` may be sent and must
 /// then name the integration's type.
-fn parse_update_body(
+pub fn parse_update_body(
     body: &JsonObject,
     policy: TenantUrlPolicy,
 ) -> Result<IntegrationUpdate, ApiError> {

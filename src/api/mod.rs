@@ -7,14 +7,18 @@ mod error;
 mod health;
 mod integrations;
 mod path;
+mod rate_limit;
 mod tokens;
 
 use actix_web::{web, HttpResponse};
 
 pub use auth::RequireToken;
+pub use body::{parse_object, JsonObject};
 pub use envelope::{success, success_with_messages, Envelope, ErrorEntry, ErrorSource, Message};
 pub use error::{ApiError, SHOULD_RETRY};
-pub use integrations::IntegrationView;
+pub use integrations::{parse_create_body, parse_update_body, IntegrationView};
+pub use path::decode_reference_id;
+pub use rate_limit::{RateLimit, RateLimiter};
 pub use tokens::TokenStatusView;
 
 use crate::auth::TokenAuthority;
@@ -30,6 +34,8 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Longest time a client may take to send a request body.
+    pub body_read_timeout: std::time::Duration,
     /// Checks the API token of every request under the base path.
     pub tokens: std::sync::Arc<TokenAuthority>,
 }
@@ -58,6 +64,9 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
         )
         .service(
             web::scope(base_path)
+                // The last wrap runs first: the token check puts the token in the request
+                // extensions before the rate limit counts the request against it.
+                .wrap(RateLimit)
                 .wrap(RequireToken)
                 .service(
                     web::resource(USER_TOKEN_VERIFY)

@@ -76,12 +76,18 @@ fn integration_path(request: &HttpRequest) -> Result<IntegrationPath, ApiError> 
 fn reference_path(request: &HttpRequest) -> Result<ReferencePath, ApiError> {
     let account_tag = account_tag(request)?;
     let raw = request.uri().path().rsplit('/').next().unwrap_or_default();
+    Ok(ReferencePath(account_tag, decode_reference_id(raw)?))
+}
+
+/// Percent-decodes a `{reference_id}` path segment exactly once and parses the result, so
+/// `team%2Fprod` is `team/prod` and `a%252F` is `a%2F`. Fails on escapes that do not decode
+/// to UTF-8 and on text that `ReferenceId::parse` rejects.
+pub fn decode_reference_id(segment: &str) -> Result<ReferenceId, ApiError> {
     let invalid = |message: String| {
         ApiError::InvalidIdentifier(format!("reference_id in the path is invalid: {message}"))
     };
-    let decoded = percent_decode_str(raw)
+    let decoded = percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| invalid("it must be percent-encoded UTF-8".into()))?;
-    let reference_id = ReferenceId::parse(&decoded).map_err(|error| invalid(error.message))?;
-    Ok(ReferencePath(account_tag, reference_id))
+    ReferenceId::parse(&decoded).map_err(|error| invalid(error.message))
 }
