@@ -25,6 +25,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the database to PATH, also while the daemon runs.
+    Backup {
+        /// File to write; its folder must exist.
+        path: PathBuf,
+        /// Replace PATH if it already exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Create, list and revoke API tokens, also while the daemon runs.
     Token {
         #[command(subcommand)]
@@ -47,6 +55,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Backup { path, force } => backup(settings, &path, force).await,
             Command::Token { command } => auth::run_token_command(command, &settings).await,
         }
     });
@@ -81,6 +90,24 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         database = %settings.database.url,
         applied = applied.len(),
         "database migrations are up to date"
+    );
+    Ok(())
+}
+
+async fn backup(settings: Settings, path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let summary = store::backup(&settings, path, force).await?;
+    tracing::info!(
+        database = %settings.database.url,
+        path = %summary.path.display(),
+        bytes = summary.bytes,
+        integrations = summary.integrations,
+        "database backed up"
+    );
+    println!(
+        "backed up {} integrations ({} bytes) to {}",
+        summary.integrations,
+        summary.bytes,
+        summary.path.display()
     );
     Ok(())
 }

@@ -25,6 +25,7 @@ use futures_util::TryFutureExt;
 use super::{ApiError, AppState};
 use crate::auth::{AuthenticatedToken, AuthenticationError, TokenAuthority};
 use crate::domain::{AccountTag, Permission, TokenSecret};
+use crate::telemetry::RespondedBeforeRouting;
 
 /// Middleware that rejects every request without a valid API token for its account and
 /// method.
@@ -76,6 +77,7 @@ where
                 Either::Right(self.service.call(request).map_ok(into_left))
             }
             Err(error) => {
+                request.extensions_mut().insert(RespondedBeforeRouting);
                 let response = request.into_response(error.error_response());
                 Either::Left(ready(Ok(response.map_into_right_body())))
             }

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::envelope::{Envelope, ErrorEntry, ErrorSource};
 use crate::domain::{FieldError, FieldErrorKind, TokenSecret};
-use crate::store::StoreError;
+use crate::store::{self, StoreError, UnavailableReason};
 
 /// Header the official Cloudflare SDKs read to decide whether to retry a failed request.
 pub const SHOULD_RETRY: &str = "x-should-retry";
@@ -178,10 +178,7 @@ impl ApiError {
                  requests; use an edit token to create, update or delete"
                     .into(),
             ),
-            Self::Unavailable(_) => entry(
-                1010,
-                "database unavailable; the request was not applied, retry later".into(),
-            ),
+            Self::Unavailable(error) => entry(1010, unavailable_message(error).into()),
             Self::Internal(_) => entry(1011, "internal error; the request failed".into()),
         };
         let mut single = single;
@@ -191,6 +188,27 @@ impl ApiError {
             });
         }
         vec![single]
+    }
+}
+
+/// Returns the client's message for a 503: what failed, in user terms, without paths or SQL.
+fn unavailable_message(error: &StoreError) -> &'static str {
+    match error.unavailable_reason() {
+        Some(UnavailableReason::StorageFull) => {
+            "database storage is full; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::ReadOnly) => {
+            "database is read-only; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::Locked) => {
+            "database is locked by another process; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::FileMissing) => {
+            "database file is missing or was replaced; the request was not applied, retry later"
+        }
+        Some(UnavailableReason::Other) | None => {
+            "database unavailable; the request was not applied, retry later"
+        }
     }
 }
 
@@ -307,6 +325,13 @@ fn log_server_error(error: &ApiError) {
     }
     match error {
         ApiError::Internal(detail) => tracing::error!(detail = %detail, "request failed"),
+        // Under a full disk or a lock every request fails alike, so these are rate-limited.
+        ApiError::Unavailable(store_error) => {
+            let reason = store_error
+                .unavailable_reason()
+                .unwrap_or(UnavailableReason::Other);
+            store::log_unavailable(reason, causes.trim_start_matches(": "));
+        }
         _ => tracing::error!(error = %error, causes = %causes, "request failed"),
     }
 }

@@ -10,12 +10,13 @@ pub async fn healthz() -> HttpResponse {
     success(json!({ "status": "ok" }))
 }
 
-/// Answers 200 when the database answers a query, and 503 otherwise.
+/// Answers 200 when the database can serve reads and writes, and 503 with the reason
+/// otherwise (see `Database::check_ready`).
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .database
-        .ping()
+        .check_ready()
         .await
-        .map_err(|error| ApiError::Unavailable(error.into()))?;
+        .map_err(ApiError::Unavailable)?;
     Ok(success(json!({ "status": "ready" })))
 }

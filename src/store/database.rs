@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,8 +11,9 @@ use sqlx::sqlite::{
 };
 use sqlx::Connection;
 
-use super::writer::Writer;
-use super::{IntegrationStore, TokenStore};
+use super::file_guard::DatabaseFile;
+use super::writer::{Writer, WriterContext};
+use super::{IntegrationStore, StoreError, TokenStore, UnavailableReason};
 use crate::config::{DatabaseSettings, Settings, Synchronous};
 
 /// The schema migrations in `migrations/`, compiled into the binary.
@@ -21,20 +23,54 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// normally keeps the WAL far below this; it is only a bound if that task falls behind.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
+/// Maximum time a readiness check waits for the writer, which may be busy with queued writes.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Free bytes on the database's file system below which a database that last failed to write
+/// for lack of space is still reported full. An estimate: a few hundred small writes.
+const MIN_AVAILABLE_BYTES: u64 = 1024 * 1024;
+
 /// An open database: the read pool and the writer task, ready to serve.
 pub struct Database {
     pub integrations: IntegrationStore,
     pub tokens: TokenStore,
     readers: SqlitePool,
+    writer: Writer,
+    file: DatabaseFile,
 }
 
 impl Database {
-    /// Checks that the database answers a query, for readiness probes.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.readers)
-            .await
-            .map(|_| ())
+    /// Checks, for readiness probes, what a write needs: the file at the configured path is
+    /// still the one opened and is writable, a read query succeeds, the writer can start
+    /// a transaction within `READY_PROBE_TIMEOUT`, and, if the last write failed for lack of
+    /// space, that space has been freed since.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.file.check()?;
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        match tokio::time::timeout(READY_PROBE_TIMEOUT, self.writer.probe()).await {
+            Ok(outcome) => outcome?,
+            Err(_) => {
+                return Err(StoreError::Unavailable {
+                    reason: UnavailableReason::Other,
+                    cause: Arc::new(std::io::Error::other(format!(
+                        "the writer did not respond to a readiness probe within {} s",
+                        READY_PROBE_TIMEOUT.as_secs()
+                    ))),
+                })
+            }
+        }
+        let full = self.writer.health().failing_reason() == Some(UnavailableReason::StorageFull);
+        let available = self.file.available_bytes();
+        if full && available.is_some_and(|bytes| bytes < MIN_AVAILABLE_BYTES) {
+            return Err(StoreError::Unavailable {
+                reason: UnavailableReason::StorageFull,
+                cause: Arc::new(std::io::Error::other(format!(
+                    "the last write failed for lack of space and only {} bytes are free",
+                    available.unwrap_or_default()
+                ))),
+            });
+        }
+        Ok(())
     }
 
     /// Closes the read pool. The writer closes its connection when the last store handle is
@@ -67,12 +103,29 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
         .connect_with(options.clone().read_only(true))
         .await
         .with_context(|| format!("failed to open read connections to {}", database.url))?;
-    let writer = Writer::start(writer_connection, options);
+    let path = settings
+        .database_path()
+        .context("database.url names no file")?;
+    let file = DatabaseFile::identify(&path)
+        .with_context(|| format!("failed to read the status of {}", path.display()))?;
+    let context = WriterContext {
+        options,
+        file: file.clone(),
+        busy_timeout_ms: database.busy_timeout_ms,
+    };
+    let writer = Writer::start(writer_connection, context);
     let max_per_account = settings.integrations.max_per_account;
     Ok(Database {
-        integrations: IntegrationStore::new(readers.clone(), writer.clone(), max_per_account),
-        tokens: TokenStore::new(readers.clone(), writer),
+        integrations: IntegrationStore::new(
+            readers.clone(),
+            writer.clone(),
+            file.clone(),
+            max_per_account,
+        ),
+        tokens: TokenStore::new(readers.clone(), writer.clone()),
         readers,
+        writer,
+        file,
     })
 }
 
@@ -187,4 +240,35 @@ async fn applied_versions(connection: &mut SqliteConnection) -> anyhow::Result<V
         .await
         .context("failed to read applied migrations")?;
     Ok(applied.into_iter().map(|m| m.version).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writer_connection_uses_wal_and_full_sync() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let mut settings = Settings::defaults();
+        let path = folder.path().join("ztrisk.db");
+        settings.database.url = format!("sqlite://{}", path.display());
+        let options = connect_options(&settings).expect("connect options");
+
+        let writer = writer_options(&options, &settings.database);
+        let mut connection = SqliteConnection::connect_with(&writer)
+            .await
+            .expect("writer connects");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut connection)
+            .await
+            .expect("synchronous is read");
+        let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .expect("journal_mode is read");
+
+        // SQLite reports synchronous as a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+        assert_eq!(synchronous, 2, "PRAGMA synchronous");
+        assert_eq!(journal_mode, "wal", "PRAGMA journal_mode");
+    }
 }

@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+pub use super::outage::UnavailableReason;
+
 /// A store operation that did not complete. Only the first two variants are the caller's
 /// doing; the rest mean the database could not serve the request.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -8,8 +10,12 @@ pub enum StoreError {
     DuplicateReferenceId,
     #[error("the account already has the maximum of {0} integrations")]
     AccountLimitReached(u32),
-    #[error("database unavailable")]
-    Unavailable(#[source] Arc<sqlx::Error>),
+    #[error("{reason}")]
+    Unavailable {
+        reason: UnavailableReason,
+        #[source]
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// A read on the synchronous connection that checks API tokens failed.
     #[error("database unavailable")]
     ReadFailed(#[source] Arc<rusqlite::Error>),
@@ -19,6 +25,19 @@ pub enum StoreError {
     InvalidRow(String),
 }
 
+impl StoreError {
+    /// Returns why the database could not serve the request, or `None` for the caller's own errors
+    /// and invalid rows.
+    pub fn unavailable_reason(&self) -> Option<UnavailableReason> {
+        match self {
+            Self::Unavailable { reason, .. } => Some(*reason),
+            Self::ReadFailed(error) => Some(UnavailableReason::of_rusqlite(error)),
+            Self::WriterStopped => Some(UnavailableReason::Other),
+            _ => None,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(database_error) = &error {
@@ -26,6 +45,9 @@ impl From<sqlx::Error> for StoreError {
                 return Self::DuplicateReferenceId;
             }
         }
-        Self::Unavailable(Arc::new(error))
+        Self::Unavailable {
+            reason: UnavailableReason::of(&error),
+            cause: Arc::new(error),
+        }
     }
 }

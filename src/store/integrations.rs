@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::Row;
 
+use super::file_guard::DatabaseFile;
 use super::tokens::{self, TokenWrite, TokenWriteOutcome};
 use super::writer::Writer;
 use super::StoreError;
@@ -26,6 +27,7 @@ macro_rules! columns {
 pub struct IntegrationStore {
     readers: SqlitePool,
     writer: Writer,
+    file: DatabaseFile,
     max_per_account: u32,
 }
 
@@ -55,11 +57,27 @@ pub(crate) enum WriteOutcome {
 }
 
 impl IntegrationStore {
-    pub(crate) fn new(readers: SqlitePool, writer: Writer, max_per_account: u32) -> Self {
+    pub(crate) fn new(
+        readers: SqlitePool,
+        writer: Writer,
+        file: DatabaseFile,
+        max_per_account: u32,
+    ) -> Self {
         Self {
             readers,
             writer,
+            file,
             max_per_account,
+        }
+    }
+
+    /// Converts a failed read, naming a missing or replaced database file as the reason when
+    /// that is what SQLite's I/O error comes from.
+    fn read_failed(&self, error: sqlx::Error) -> StoreError {
+        let error = StoreError::from(error);
+        match self.file.check() {
+            Err(file_error) if error.unavailable_reason().is_some() => file_error,
+            _ => error,
         }
     }
 
@@ -95,7 +113,8 @@ impl IntegrationStore {
         ))
         .bind(account_tag.as_str())
         .fetch_all(&self.readers)
-        .await?;
+        .await
+        .map_err(|error| self.read_failed(error))?;
         rows.iter().map(integration_from_row).collect()
     }
 
@@ -113,7 +132,8 @@ impl IntegrationStore {
         .bind(id.to_string())
         .bind(account_tag.as_str())
         .fetch_optional(&self.readers)
-        .await?;
+        .await
+        .map_err(|error| self.read_failed(error))?;
         row.as_ref().map(integration_from_row).transpose()
     }
 
@@ -131,7 +151,8 @@ impl IntegrationStore {
         .bind(account_tag.as_str())
         .bind(reference_id.as_str())
         .fetch_optional(&self.readers)
-        .await?;
+        .await
+        .map_err(|error| self.read_failed(error))?;
         row.as_ref().map(integration_from_row).transpose()
     }
 

@@ -1,16 +1,21 @@
-//! SQLite storage: connection set-up and migrations, the single writer, and the integrations
-//! and API token repositories.
+//! SQLite storage: connection set-up and migrations, the single writer, checks on the
+//! database file, and the integrations and API token repositories.
 
+mod backup;
 mod database;
 mod error;
+mod file_guard;
 mod integrations;
+mod outage;
 mod token_reader;
 mod tokens;
 mod writer;
 
+pub use backup::{backup, BackupSummary};
 pub use database::{migrate, open, open_connection, Database, MIGRATOR};
-pub use error::StoreError;
+pub use error::{StoreError, UnavailableReason};
 pub use integrations::{format_timestamp, IntegrationStore};
+pub use outage::log_unavailable;
 pub use token_reader::{TokenReader, TokenSet};
 pub use tokens::{
     insert_token, list_tokens, revoke_token, NewToken, RevokeOutcome, StoredToken, TokenStore,

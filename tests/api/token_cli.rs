@@ -11,8 +11,19 @@ use crate::helpers::{account, spawn_app, TestApp};
 const BINARY: &str = env!("CARGO_BIN_EXE_ztrisk");
 
 /// Runs `ztrisk token {args}` against the app's database, from a folder without settings.
-fn token_command(app: &TestApp, args: &[&str]) -> Output {
-    token_command_on(&app.database_path(), app.folder.path(), args)
+/// Runs `ztrisk token ARGS` on the test daemon's database, on a blocking thread. The
+/// daemon's writer task shares this test's runtime, so blocking it would stall any
+/// transaction the writer has open, holding SQLite's write lock until the command gives up.
+async fn token_command(app: &TestApp, args: &[&str]) -> Output {
+    let database = app.database_path();
+    let folder = app.folder.path().to_owned();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        token_command_on(&database, &folder, &args)
+    })
+    .await
+    .expect("command thread joins")
 }
 
 fn token_command_on(database: &Path, folder: &Path, args: &[&str]) -> Output {
@@ -64,7 +75,8 @@ async fn create_prints_secret_only_on_stdout() {
             "--expires-in",
             "30d",
         ],
-    );
+    )
+    .await;
 
     assert!(output.status.success(), "{}", stderr(&output));
     let secret = stdout(&output);
@@ -82,11 +94,11 @@ async fn create_prints_secret_only_on_stdout() {
 #[tokio::test]
 async fn list_shows_tokens_without_secrets() {
     let app = spawn_app().await;
-    let created = token_command(&app, &["create", "--name", "deploy", "--all-accounts"]);
+    let created = token_command(&app, &["create", "--name", "deploy", "--all-accounts"]).await;
     let id = created_id(&created);
     let secret = stdout(&created).trim_end().to_owned();
 
-    let listed = token_command(&app, &["list"]);
+    let listed = token_command(&app, &["list"]).await;
 
     assert!(listed.status.success(), "{}", stderr(&listed));
     let table = stdout(&listed);
@@ -118,7 +130,8 @@ async fn created_token_works_at_once() {
             &account,
             "--read-only",
         ],
-    );
+    )
+    .await;
     let secret = stdout(&created).trim_end().to_owned();
 
     let own = app.with_token(&secret).list(&account).await;
@@ -135,14 +148,14 @@ async fn created_token_works_at_once() {
 async fn revoke_applies_on_next_request() {
     let app = spawn_app().await;
     let account = account(1);
-    let created = token_command(&app, &["create", "--name", "ci", "--all-accounts"]);
+    let created = token_command(&app, &["create", "--name", "ci", "--all-accounts"]).await;
     let id = created_id(&created);
     let secret = stdout(&created).trim_end().to_owned();
     let before = app.with_token(&secret).list(&account).await;
 
-    let revoked = token_command(&app, &["revoke", &id]);
+    let revoked = token_command(&app, &["revoke", &id]).await;
     let after = app.with_token(&secret).list(&account).await;
-    let listed = token_command(&app, &["list"]);
+    let listed = token_command(&app, &["list"]).await;
 
     assert_eq!(before.status, StatusCode::OK, "{}", before.body);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
@@ -158,11 +171,11 @@ async fn revoke_applies_on_next_request() {
 #[tokio::test]
 async fn revoke_twice_reports_earlier_revocation() {
     let app = spawn_app().await;
-    let created = token_command(&app, &["create", "--name", "ci", "--all-accounts"]);
+    let created = token_command(&app, &["create", "--name", "ci", "--all-accounts"]).await;
     let id = created_id(&created);
-    token_command(&app, &["revoke", &id]);
+    token_command(&app, &["revoke", &id]).await;
 
-    let again = token_command(&app, &["revoke", &id]);
+    let again = token_command(&app, &["revoke", &id]).await;
 
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
@@ -177,8 +190,8 @@ async fn revoke_rejects_unknown_and_malformed_ids() {
     let app = spawn_app().await;
     let unknown = "0".repeat(32);
 
-    let missing = token_command(&app, &["revoke", &unknown]);
-    let malformed = token_command(&app, &["revoke", "not-an-id"]);
+    let missing = token_command(&app, &["revoke", &unknown]).await;
+    let malformed = token_command(&app, &["revoke", "not-an-id"]).await;
 
     assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
     assert!(
