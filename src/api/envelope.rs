@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `{"success": …, "errors": […], "messages": […], "result": …}`.
 #[derive(Debug, Serialize)]
@@ -13,27 +14,30 @@ pub struct Envelope<'a, T: Serialize> {
 }
 
 /// One problem of a failed request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorEntry {
     /// Stable error code, listed in the README.
+    #[schema(minimum = 1000)]
     pub code: u32,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<ErrorSource>,
     /// The more specific problems behind this one, as Cloudflare sends for invalid headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub error_chain: Vec<ErrorEntry>,
 }
 
 /// The request field at fault, as a JSON pointer such as `/tenant_url`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorSource {
     pub pointer: String,
 }
 
 /// An informational message, such as the one a token verification returns.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
+    #[schema(minimum = 1000)]
     pub code: u32,
     pub message: String,
     /// Cloudflare's `type` field, which is `null` in the messages this API sends.

@@ -3,9 +3,11 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::body::{FieldReader, JsonObject, Optional};
 use super::envelope::success;
+use super::openapi::INTEGRATIONS_TAG;
 use super::path::{AccountPath, IntegrationPath, ReferencePath};
 use super::{ApiError, AppState};
 use crate::domain::{
@@ -14,16 +16,31 @@ use crate::domain::{
 };
 use crate::store::format_timestamp;
 
-/// An integration as the API returns it.
-#[derive(Debug, Serialize)]
+/// An integration as the API returns it. The field names, types and required fields are those
+/// of Cloudflare's `dlp_RiskScoreIntegration` schema.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Integration)]
 pub struct IntegrationView {
+    /// The Cloudflare account tag: the account id of the path, in lowercase.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub account_tag: String,
+    /// Whether the integration is enabled and exports changes in risk score.
     pub active: bool,
+    /// When the integration was created: RFC 3339 in UTC, with microseconds.
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// The id of the integration, a UUIDv4 in lowercase.
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(value_type = super::openapi::IntegrationTypeName)]
     pub integration_type: &'static str,
+    /// The client's id of the integration, unique within the account.
     pub reference_id: String,
+    /// The base URL of the identity provider tenant, as given.
     pub tenant_url: String,
+    /// The URL of the integration's Shared Signals Framework configuration,
+    /// `{server.public_url}/.well-known/sse-configuration/{id}`.
+    #[schema(format = "uri")]
     pub well_known_url: String,
 }
 
@@ -43,6 +60,56 @@ impl IntegrationView {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations",
+    operation_id = "dlp-zt-risk-score-integration-create",
+    tag = INTEGRATIONS_TAG,
+    summary = "Create new risk score integration.",
+    description = "Creates an integration in the account. The account needs no set-up: its \
+                   first integration brings it into being. Returns 200, as Cloudflare does.",
+    params(super::openapi::AccountPathParams),
+    request_body = super::openapi::CreateIntegrationBody,
+    responses(
+        (status = 200, description = "The new integration.",
+         body = super::openapi::IntegrationEnvelope,
+         // Links follow the id, which never changes. An update may change the reference id,
+         // so no link leads from create to get by reference id.
+         links(
+             ("GetIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-get",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+             ("UpdateIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-update",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+             ("DeleteIntegration" = (
+                 operation_id = "dlp-zt-risk-score-integration-delete",
+                 parameters(
+                     ("account_id" = "$response.body#/result/account_tag"),
+                     ("integration_id" = "$response.body#/result/id"),
+                 ),
+             )),
+         )),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 408, response = super::openapi::RequestTimeout),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn create_integration(
     state: web::Data<AppState>,
     AccountPath(account_tag): AccountPath,
@@ -59,6 +126,26 @@ pub async fn create_integration(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations",
+    operation_id = "dlp-zt-risk-score-integration-list",
+    tag = INTEGRATIONS_TAG,
+    summary = "List all risk score integrations for the account.",
+    description = "Lists the account's integrations ordered by `created_at`, then `id`. An \
+                   account with none returns an empty array.",
+    params(super::openapi::AccountPathParams),
+    responses(
+        (status = 200, description = "The account's integrations.",
+         body = super::openapi::IntegrationListEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn list_integrations(
     state: web::Data<AppState>,
     AccountPath(account_tag): AccountPath,
@@ -72,6 +159,25 @@ pub async fn list_integrations(
     Ok(success(views))
 }
 
+#[utoipa::path(
+    get,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
+    operation_id = "dlp-zt-risk-score-integration-get",
+    tag = INTEGRATIONS_TAG,
+    summary = "Get risk score integration by id.",
+    params(super::openapi::IntegrationPathParams),
+    responses(
+        (status = 200, description = "The integration.",
+         body = super::openapi::IntegrationEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn get_integration(
     state: web::Data<AppState>,
     IntegrationPath(account_tag, id): IntegrationPath,
@@ -85,6 +191,27 @@ pub async fn get_integration(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations/reference_id/{reference_id}",
+    operation_id = "dlp-zt-risk-score-integration-get-by-reference-id",
+    tag = INTEGRATIONS_TAG,
+    summary = "Get risk score integration by reference id.",
+    description = "Finds the integration whose `reference_id` is the percent-decoded last path \
+                   segment, so `team%2Fprod` finds `team/prod`.",
+    params(super::openapi::ReferencePathParams),
+    responses(
+        (status = 200, description = "The integration.",
+         body = super::openapi::IntegrationEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn get_integration_by_reference_id(
     state: web::Data<AppState>,
     ReferencePath(account_tag, reference_id): ReferencePath,
@@ -101,6 +228,33 @@ pub async fn get_integration_by_reference_id(
     )))
 }
 
+#[utoipa::path(
+    put,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
+    operation_id = "dlp-zt-risk-score-integration-update",
+    tag = INTEGRATIONS_TAG,
+    summary = "Update a risk score integration.",
+    description = "Overwrites `tenant_url` and `active`, and `reference_id` when it is given. \
+                   `null` for `active` or `reference_id` keeps the stored value. `id`, \
+                   `account_tag` and `created_at` never change.",
+    params(super::openapi::IntegrationPathParams),
+    request_body = super::openapi::UpdateIntegrationBody,
+    responses(
+        (status = 200, description = "The updated integration.",
+         body = super::openapi::IntegrationEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 408, response = super::openapi::RequestTimeout),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn update_integration(
     state: web::Data<AppState>,
     IntegrationPath(account_tag, id): IntegrationPath,
@@ -117,6 +271,26 @@ pub async fn update_integration(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/accounts/{account_id}/zt_risk_scoring/integrations/{integration_id}",
+    operation_id = "dlp-zt-risk-score-integration-delete",
+    tag = INTEGRATIONS_TAG,
+    summary = "Delete a risk score integration.",
+    description = "Deletes the integration and returns `{}`. A second delete returns 404.",
+    params(super::openapi::IntegrationPathParams),
+    responses(
+        (status = 200, description = "The integration was deleted.",
+         body = super::openapi::DeleteEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 429, response = super::openapi::TooManyRequests),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn delete_integration(
     state: web::Data<AppState>,
     IntegrationPath(account_tag, id): IntegrationPath,

@@ -2,15 +2,17 @@
 
 mod auth;
 mod body;
+mod docs;
 mod envelope;
 mod error;
 mod health;
 mod integrations;
+pub mod openapi;
 mod path;
 mod rate_limit;
 mod tokens;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, Resource};
 
 pub use auth::RequireToken;
 pub use body::{parse_object, JsonObject};
@@ -47,59 +49,82 @@ const INTEGRATION_BY_REFERENCE_ID: &str =
 const USER_TOKEN_VERIFY: &str = "/user/tokens/verify";
 const ACCOUNT_TOKEN_VERIFY: &str = "/accounts/{account_id}/tokens/verify";
 
-/// Registers the API routes under `base_path` and the health routes at the root. Each path is
-/// one resource, so a wrong method gets a 405 that lists the allowed ones. Every route under
-/// `base_path`, and every unknown path there, requires an API token; the health routes do not.
-/// The router tries resources in order with one regex match each, so the path of GET, PUT and
-/// DELETE by id comes first and they take one match each. No request path matches two of the
-/// patterns, so the order changes no response.
+/// One path of the API under the base path: its pattern, the methods it serves as sent in
+/// `Allow`, and a function that adds their handlers to the resource.
+pub struct Endpoint {
+    pub path: &'static str,
+    pub allow: &'static str,
+    add_handlers: fn(Resource) -> Resource,
+}
+
+/// Every API path under the base path. `configure` registers exactly these, and the OpenAPI
+/// document is tested against this list, so a route cannot be added without documenting it.
+/// The router tries them in this order with one regex match each, so the path of GET, PUT and
+/// DELETE by id comes first. No request path matches two of the patterns, so the order changes
+/// no response.
+pub const ENDPOINTS: [Endpoint; 5] = [
+    Endpoint {
+        path: INTEGRATION,
+        allow: "GET, PUT, DELETE",
+        add_handlers: |resource| {
+            resource
+                .get(integrations::get_integration)
+                .put(integrations::update_integration)
+                .delete(integrations::delete_integration)
+        },
+    },
+    Endpoint {
+        path: INTEGRATION_BY_REFERENCE_ID,
+        allow: "GET",
+        add_handlers: |resource| resource.get(integrations::get_integration_by_reference_id),
+    },
+    Endpoint {
+        path: INTEGRATIONS,
+        allow: "GET, POST",
+        add_handlers: |resource| {
+            resource
+                .get(integrations::list_integrations)
+                .post(integrations::create_integration)
+        },
+    },
+    Endpoint {
+        path: USER_TOKEN_VERIFY,
+        allow: "GET",
+        add_handlers: |resource| resource.get(tokens::verify_token),
+    },
+    Endpoint {
+        path: ACCOUNT_TOKEN_VERIFY,
+        allow: "GET",
+        add_handlers: |resource| resource.get(tokens::verify_account_token),
+    },
+];
+
+/// Registers the API routes under `base_path`, and the health probes, the OpenAPI document and
+/// the API page at the root. Each path is one resource, so a wrong method gets a 405 that lists
+/// the allowed ones. Every route under `base_path`, and every unknown path there, requires an
+/// API token; the routes at the root do not.
 pub fn configure(config: &mut web::ServiceConfig, base_path: &str) {
     config
-        .service(
-            web::resource("/healthz")
-                .get(health::healthz)
-                .default_service(web::to(|| method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/readyz")
-                .get(health::readyz)
-                .default_service(web::to(|| method_not_allowed("GET"))),
-        )
-        .service(
-            web::scope(base_path)
-                // The last wrap runs first: the token check puts the token in the request
-                // extensions before the rate limit counts the request against it.
-                .wrap(RateLimit)
-                .wrap(RequireToken)
-                .service(
-                    web::resource(INTEGRATION)
-                        .get(integrations::get_integration)
-                        .put(integrations::update_integration)
-                        .delete(integrations::delete_integration)
-                        .default_service(web::to(|| method_not_allowed("GET, PUT, DELETE"))),
-                )
-                .service(
-                    web::resource(INTEGRATION_BY_REFERENCE_ID)
-                        .get(integrations::get_integration_by_reference_id)
-                        .default_service(web::to(|| method_not_allowed("GET"))),
-                )
-                .service(
-                    web::resource(INTEGRATIONS)
-                        .get(integrations::list_integrations)
-                        .post(integrations::create_integration)
-                        .default_service(web::to(|| method_not_allowed("GET, POST"))),
-                )
-                .service(
-                    web::resource(USER_TOKEN_VERIFY)
-                        .get(tokens::verify_token)
-                        .default_service(web::to(|| method_not_allowed("GET"))),
-                )
-                .service(
-                    web::resource(ACCOUNT_TOKEN_VERIFY)
-                        .get(tokens::verify_account_token)
-                        .default_service(web::to(|| method_not_allowed("GET"))),
-                ),
-        );
+        .service(get_only("/healthz").get(health::healthz))
+        .service(get_only("/readyz").get(health::readyz))
+        .service(get_only(openapi::PATH).get(openapi::handler(base_path)))
+        .configure(docs::configure);
+
+    // The last wrap runs first: the token check puts the token in the request extensions
+    // before the rate limit counts the request against it.
+    let mut scope = web::scope(base_path).wrap(RateLimit).wrap(RequireToken);
+    for endpoint in &ENDPOINTS {
+        let allow = endpoint.allow;
+        let resource = (endpoint.add_handlers)(web::resource(endpoint.path))
+            .default_service(web::to(move || method_not_allowed(allow)));
+        scope = scope.service(resource);
+    }
+    config.service(scope);
+}
+
+/// Returns a resource at `path` that rejects every method but GET with a 405.
+pub(crate) fn get_only(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| method_not_allowed("GET")))
 }
 
 /// The fallback for paths that match no route.

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use url::Url;
+use url::{Host, Url};
 
 use super::FieldError;
 
@@ -55,6 +55,16 @@ impl TenantUrl {
         if !has_authority || value.contains('\\') || url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("tenant_url must name a host"));
         }
+        // The URL parser accepts hosts such as `a*.com` and `a_b.com`, which no DNS name has.
+        if let Some(Host::Domain(host)) = url.host() {
+            if !is_host_name(host) {
+                return Err(invalid(
+                    "tenant_url must have a host name of dot-separated labels of 1 to 63 \
+                     letters, digits and inner hyphens, ending in a label that starts with a \
+                     letter, or an IP address",
+                ));
+            }
+        }
         if !url.username().is_empty() || url.password().is_some() || value.contains('@') {
             return Err(invalid("tenant_url must not contain credentials"));
         }
@@ -75,6 +85,24 @@ impl TenantUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Maximum length of a DNS label, in bytes.
+const MAX_LABEL_BYTES: usize = 63;
+
+/// Checks that `host` is a DNS host name: dot-separated labels of 1 to 63 letters, digits and
+/// hyphens, none starting or ending with a hyphen, the last starting with a letter.
+fn is_host_name(host: &str) -> bool {
+    let is_label = |label: &str| {
+        (1..=MAX_LABEL_BYTES).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let top_level = host.rsplit('.').next().unwrap_or_default();
+    host.split('.').all(is_label) && top_level.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
 impl fmt::Display for TenantUrl {
@@ -130,6 +158,11 @@ mod tests {
             ("space", "https://example.com/a b"),
             ("NUL", "https://example.com/\0"),
             ("too long", too_long.as_str()),
+            ("asterisk in host", "https://example.okta.com*"),
+            ("underscore in host", "https://exa_mple.com"),
+            ("hyphen-first label", "https://-example.com"),
+            ("empty label", "https://example..com"),
+            ("digit-first top-level label", "https://example.1com"),
         ];
         for (label, input) in cases {
             let result = TenantUrl::parse(input, TenantUrlPolicy::HttpsOnly);

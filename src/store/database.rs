@@ -87,6 +87,9 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     let database = &settings.database;
     let options = connect_options(settings)?;
 
+    // NOTE: SQLite opens a file it may not write read-only without an error, and the
+    // connection stays read-only after the file becomes writable, so writes then fail with
+    // 503 until the daemon restarts.
     let mut writer_connection = SqliteConnection::connect_with(&writer_options(&options, database))
         .await
         .with_context(|| format!("failed to open database {}", database.url))?;
