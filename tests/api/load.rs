@@ -426,6 +426,11 @@ async fn spawn_for_load() -> TestApp {
         settings.rate_limit.requests = 1_000_000_000;
         settings.integrations.max_per_account = 100_000;
         settings.limits.max_connections = 2_000;
+        // The load here is contention, not slow clients. On a machine busy with the rest of
+        // the suite, a worker can take seconds to read a new connection's first request
+        // head, and the default timeout would then answer 408.
+        settings.limits.header_read_timeout_ms = 60_000;
+        settings.limits.body_read_timeout_ms = 60_000;
     })
     .await
 }
