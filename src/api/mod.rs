@@ -36,7 +36,7 @@ pub struct AppState {
     pub tenant_url_policy: TenantUrlPolicy,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
-    /// Longest time a client may take to send a request body.
+    /// Maximum time a client may take to send a request body.
     pub body_read_timeout: std::time::Duration,
     /// Checks the API token of every request under the base path.
     pub tokens: std::sync::Arc<TokenAuthority>,

@@ -25,7 +25,7 @@ pub struct BackupSummary {
 /// `VACUUM INTO` copies one read transaction's snapshot, so the copy is consistent while the
 /// daemon keeps writing, and it contains every write committed before the backup started. The
 /// copy is written to a temporary file in the target's folder, checked with
-/// `PRAGMA integrity_check`, flushed to disk, and only then moved to `target`; the folder is
+/// `PRAGMA integrity_check`, flushed to disk, and only then moved to `target`. The folder is
 /// flushed after the move. Fails if `target` exists, unless `replace` is set.
 pub async fn backup(
     settings: &Settings,

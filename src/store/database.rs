@@ -41,10 +41,10 @@ pub struct Database {
 }
 
 impl Database {
-    /// Checks, for readiness probes, what a write needs: the file at the configured path is
-    /// still the one opened and is writable, a read query succeeds, the writer can start
-    /// a transaction within `READY_PROBE_TIMEOUT`, and, if the last write failed for lack of
-    /// space, that space has been freed since.
+    /// Checks, for readiness probes, what a write needs. The file at the configured path must
+    /// still be the one opened and be writable, a read query must succeed, and the writer
+    /// must start a transaction within `READY_PROBE_TIMEOUT`. If the last write failed for
+    /// lack of space, that space must have been freed since.
     pub async fn check_ready(&self) -> Result<(), StoreError> {
         self.file.check()?;
         sqlx::query("SELECT 1").execute(&self.readers).await?;

@@ -428,7 +428,7 @@ async fn spawn_for_load() -> TestApp {
         settings.limits.max_connections = 2_000;
         // The load here is contention, not slow clients. On a machine busy with the rest of
         // the suite, a worker can take seconds to read a new connection's first request
-        // head, and the default timeout would then answer 408.
+        // head, and the default timeout would then respond with 408.
         settings.limits.header_read_timeout_ms = 60_000;
         settings.limits.body_read_timeout_ms = 60_000;
     })

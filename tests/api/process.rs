@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ztrisk");
 
-/// A `ztrisk` command over a database in `folder`, on a free port, with text logs.
+/// Builds a `ztrisk` command over a database in `folder`, on a free port, with text logs.
 fn ztrisk(folder: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
     command
@@ -146,7 +146,7 @@ fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
-/// The port in the `address=127.0.0.1:PORT` field of the start line.
+/// Returns the port in the `address=127.0.0.1:PORT` field of the start line.
 fn port_of(start_line: &str) -> u16 {
     let address = start_line
         .split_whitespace()
@@ -155,7 +155,7 @@ fn port_of(start_line: &str) -> u16 {
     address.parse().expect("port is a number")
 }
 
-/// The status code of `GET /healthz`, over a plain loopback connection.
+/// Sends `GET /healthz` over a plain loopback connection and returns the status code.
 fn healthz_status(port: u16) -> u16 {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("daemon accepts");
     stream

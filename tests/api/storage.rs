@@ -8,7 +8,7 @@ use ztrisk::config::Settings;
 
 use crate::helpers::{account, create_body, spawn_app, start_in};
 
-/// The sqlx-cli binary that `scripts/test` installs, or `None` outside CI when it is missing.
+/// Finds the sqlx-cli binary that `scripts/test` installs, or `None` outside CI if missing.
 fn sqlx_cli() -> Option<PathBuf> {
     let path = std::env::var_os("ZTRISK_SQLX_CLI")
         .map(PathBuf::from)
