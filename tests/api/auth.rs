@@ -528,6 +528,46 @@ async fn token_changes_apply_on_next_request() {
 }
 
 #[tokio::test]
+async fn revoke_applies_after_unchanged_requests() {
+    let app = spawn_app().await;
+    let account = account(1);
+    let (id, secret) = app
+        .issue_token(Permission::Edit, AccountScope::All, None)
+        .await;
+    let caller = app.with_token(&secret);
+
+    // The first request reads the token counter; the later ones find the database unchanged
+    // and skip that read, so the revocation below must still be seen.
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(caller.list(&account).await);
+    }
+    replies.push(caller.create(&account, &create_body("between")).await);
+    for _ in 0..3 {
+        replies.push(caller.list(&account).await);
+    }
+    let connection = rusqlite::Connection::open(app.database_path()).expect("database opens");
+    let revoked = connection
+        .execute(
+            "UPDATE api_tokens SET revoked_at = '2026-01-01T00:00:00.000000Z' WHERE id = ?1",
+            [&id],
+        )
+        .expect("token revoked");
+    let after_revoke = caller.list(&account).await;
+
+    for (index, reply) in replies.iter().enumerate() {
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "request {index}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(revoked, 1);
+    after_revoke.assert_error(StatusCode::UNAUTHORIZED, 10000);
+}
+
+#[tokio::test]
 async fn integration_writes_keep_tokens_valid() {
     let app = spawn_app().await;
     let account = account(1);

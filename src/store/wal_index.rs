@@ -1,0 +1,157 @@
+//! A test of whether any connection, in any process, committed to the database since an
+//! earlier moment, made without starting a SQLite transaction.
+//!
+//! In WAL mode SQLite keeps the WAL-index header at the start of the `<database>-shm` file,
+//! and every commit rewrites it with a larger change counter (`iChange`), a new frame count
+//! and new checksums. Two reads of the header that return the same bytes therefore enclose no
+//! commit. The layout is SQLite's documented shared-memory format
+//! (<https://www.sqlite.org/walformat.html>), which every SQLite version that opens the same
+//! database has to share: two copies of a 48-byte header, the second written first.
+//!
+//! Reading the header is one `pread` of 96 bytes, where a transaction takes two `fcntl` locks
+//! on the `-shm` file and runs a statement.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Size of one copy of the WAL-index header (`WalIndexHdr` in SQLite's source).
+const HEADER_LEN: usize = 48;
+
+/// Offset of `isInit`, which is 1 once a connection has written the header.
+const IS_INIT_OFFSET: usize = 12;
+
+/// The WAL-index header as last written by a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalIndexHeader([u8; HEADER_LEN]);
+
+/// Reads the WAL-index header of one database.
+pub struct WalIndex {
+    path: PathBuf,
+    file: OnceLock<File>,
+}
+
+impl WalIndex {
+    /// Prepares to read the header of the database at `database`. The `-shm` file is opened
+    /// on the first read that finds it.
+    pub fn new(database: &Path) -> Self {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-shm");
+        Self {
+            path: PathBuf::from(path),
+            file: OnceLock::new(),
+        }
+    }
+
+    /// Returns the header, or `None` when it cannot be trusted: the `-shm` file cannot be
+    /// read, no connection has written the header yet, or a commit is writing it now (the
+    /// two copies differ). A caller treats `None` as "the database may have changed".
+    pub fn header(&self) -> Option<WalIndexHeader> {
+        let file = self.file()?;
+        let mut bytes = [0u8; 2 * HEADER_LEN];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        let (first, second) = bytes.split_at(HEADER_LEN);
+        if first != second || first[IS_INIT_OFFSET] != 1 {
+            return None;
+        }
+        Some(WalIndexHeader(first.try_into().ok()?))
+    }
+
+    fn file(&self) -> Option<&File> {
+        if let Some(file) = self.file.get() {
+            return Some(file);
+        }
+        let file = File::open(&self.path).ok()?;
+        Some(self.file.get_or_init(|| file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+
+    fn database(folder: &Path) -> (PathBuf, Connection) {
+        let path = folder.join("test.db");
+        let connection = Connection::open(&path).expect("database opens");
+        connection
+            .pragma_update(None, "journal_mode", "wal")
+            .expect("WAL mode");
+        connection
+            .execute("CREATE TABLE counter (value INTEGER NOT NULL)", [])
+            .expect("table created");
+        (path, connection)
+    }
+
+    #[test]
+    fn header_is_stable_without_commits() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let (path, connection) = database(folder.path());
+        let index = WalIndex::new(&path);
+
+        let first = index.header();
+        let read: i64 = connection
+            .query_row("SELECT count(*) FROM counter", [], |row| row.get(0))
+            .expect("read");
+        let second = index.header();
+
+        assert!(first.is_some());
+        assert_eq!(read, 0);
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn header_changes_on_every_commit() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let (path, _connection) = database(folder.path());
+        let index = WalIndex::new(&path);
+        let other = Connection::open(&path).expect("second connection opens");
+
+        let mut headers = vec![index.header()];
+        for value in 0..5 {
+            other
+                .execute("INSERT INTO counter (value) VALUES (?1)", [value])
+                .expect("insert");
+            headers.push(index.header());
+        }
+        other
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("checkpoint");
+        other
+            .execute("INSERT INTO counter (value) VALUES (5)", [])
+            .expect("insert after checkpoint");
+        headers.push(index.header());
+
+        assert!(headers.iter().all(Option::is_some), "{headers:?}");
+        for (index, header) in headers.iter().enumerate() {
+            let repeats = headers.iter().filter(|other| *other == header).count();
+            assert_eq!(repeats, 1, "header {index} repeats an earlier one");
+        }
+    }
+
+    #[test]
+    fn header_is_none_without_shared_memory_file() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+
+        let header = WalIndex::new(&folder.path().join("missing.db")).header();
+
+        assert_eq!(header, None);
+    }
+
+    #[test]
+    fn header_is_none_while_copies_differ() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("torn.db");
+        let mut bytes = vec![0u8; 2 * HEADER_LEN];
+        bytes[IS_INIT_OFFSET] = 1;
+        bytes[HEADER_LEN + IS_INIT_OFFSET] = 1;
+        bytes[HEADER_LEN + 8] = 7;
+        std::fs::write(folder.path().join("torn.db-shm"), &bytes).expect("file written");
+
+        let header = WalIndex::new(&path).header();
+
+        assert_eq!(header, None);
+    }
+}
