@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log);
+    let log_writer = telemetry::init(&settings.log);
 
     let outcome = actix_web::rt::System::new().block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
@@ -63,6 +63,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "ztrisk stopped on an error");
+            // Writes out the log line above before the message below.
+            drop(log_writer);
             eprintln!("ztrisk: {error:#}");
             ExitCode::FAILURE
         }

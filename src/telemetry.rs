@@ -2,7 +2,7 @@
 //! 500 if its handler panics.
 
 use std::future::{ready, Ready};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::Instant;
@@ -15,6 +15,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use tracing::field::Empty;
 use tracing::Instrument;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::api::ApiError;
@@ -25,25 +26,69 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client-supplied request id that is kept; longer ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// Bytes of log lines gathered before the log thread writes them to stderr in one call.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Log lines queued for the log thread at most. Each holds a few hundred bytes, so a full
+/// queue holds about a megabyte.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Installs the global subscriber, writing to stderr, and a panic hook that logs through it.
 /// Does nothing if a subscriber is already installed, as in tests that start many servers.
-pub fn init(settings: &LogSettings) {
+///
+/// Lines are formatted on the thread that logs them and written by a log thread, which
+/// writes all the lines waiting for it in one `write` call. A busy daemon then makes one
+/// system call per batch of lines instead of one per line. A thread that logs while the
+/// queue is full waits, so no line is dropped. Lines still queued when the process is killed
+/// are lost; dropping the returned guard writes out the queue, so hold it until exit.
+pub fn init(settings: &LogSettings) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
-    // A failed log write is dropped rather than reported on stderr: reporting it would
-    // panic once stderr is closed, and the panic hook would abort the daemon.
+    let output = LogOutput {
+        pending: Vec::with_capacity(LOG_BUFFER_BYTES),
+    };
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("ztrisk-log")
+        .finish(output);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .log_internal_errors(false);
     let installed = match settings.format {
         LogFormat::Text => builder.try_init().is_ok(),
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
     };
-    if installed {
-        std::panic::set_hook(Box::new(|info| {
-            tracing::error!(panic = %info, "handler panicked");
-        }));
+    if !installed {
+        return None;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(panic = %info, "handler panicked");
+    }));
+    Some(guard)
+}
+
+/// The log thread's output: lines gather in `pending` until the log thread flushes, which it
+/// does whenever its queue is empty. A failed write is dropped rather than reported, because
+/// the log thread would report it on stderr, which panics once stderr is closed.
+struct LogOutput {
+    pending: Vec<u8>,
+}
+
+impl Write for LogOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.pending.len() + bytes.len() > LOG_BUFFER_BYTES {
+            self.flush()?;
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().write_all(&self.pending);
+        self.pending.clear();
+        Ok(())
     }
 }
 
