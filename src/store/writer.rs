@@ -20,8 +20,11 @@ use super::{StoreError, UnavailableReason};
 const QUEUE_CAPACITY: usize = 1024;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
-/// Interval between background WAL checkpoints.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+/// Interval between background WAL checkpoints. Each checkpoint ends with an fsync of the
+/// database file, and commits that fsync the WAL meanwhile wait behind it on the disk, so a
+/// short interval keeps each of those waits short. Creating 1,000 integrations a second on
+/// 1,000,000 rows, p99 latency was 9 to 10 ms at 100 ms and 35 to 69 ms at 500 ms.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a readiness probe waits for another process's write lock, in milliseconds. Short,
 /// so that a probe reports a lock instead of waiting out the busy timeout.
 const PROBE_BUSY_TIMEOUT_MS: u64 = 100;
