@@ -29,8 +29,8 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 /// Bytes of log lines gathered before the log thread writes them to stderr in one call.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
-/// Log lines queued for the log thread at most. Each holds a few hundred bytes, so a full
-/// queue holds about a megabyte.
+/// Maximum number of log lines queued for the log thread. A line is a few hundred bytes, so a
+/// full queue takes about a megabyte.
 const LOG_QUEUE_LINES: usize = 4096;
 
 /// Installs the global subscriber, writing to stderr, and a panic hook that logs through it.

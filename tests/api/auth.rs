@@ -536,8 +536,8 @@ async fn revoke_applies_after_unchanged_requests() {
         .await;
     let caller = app.with_token(&secret);
 
-    // The first request reads the token counter; the later ones find the database unchanged
-    // and skip that read, so the revocation below must still be seen.
+    // The first request reads the token counter. The later ones find the database unchanged
+    // and skip that read, and the revocation below must still apply on the next request.
     let mut replies = Vec::new();
     for _ in 0..3 {
         replies.push(caller.list(&account).await);
