@@ -16,7 +16,7 @@ const WRITERS: usize = 6;
 /// Accounts the writers share.
 const ACCOUNTS: u32 = 3;
 /// Bounds, in milliseconds, of the random time the load runs before SIGKILL. The range spans
-/// two of the writer's background checkpoints, which run every 500 ms, so some kills land
+/// several of the writer's background checkpoints, which run every 100 ms, so some kills land
 /// during a checkpoint.
 const KILL_AFTER_MS: std::ops::Range<u64> = 30..1100;
 

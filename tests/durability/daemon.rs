@@ -59,6 +59,11 @@ impl Daemon {
             .env("ZTRISK__DATABASE__URL", database_url(database))
             .env("ZTRISK__LOG__FORMAT", "json")
             .env("ZTRISK__LOG__LEVEL", "info")
+            // These tests measure what survives a crash, not the rate limit. Its default of
+            // 1,200 requests per token would answer 429 to writers that outrun it within one
+            // run, so it stays on the request path but is never reached.
+            .env("ZTRISK__RATE_LIMIT__REQUESTS", "1000000000")
+            .env("ZTRISK__RATE_LIMIT__PERIOD_SECS", "1")
             .envs(options.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
