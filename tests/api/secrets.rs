@@ -61,8 +61,10 @@ impl Daemon {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends SIGTERM and waits up to twenty seconds for a clean exit.
-    fn stop(mut self) {
+    /// Sends SIGTERM, waits up to twenty seconds for a clean exit and returns the whole log.
+    /// The daemon writes log lines from a log thread, so a line may reach the file after the
+    /// response that caused it. Every line is in the file once the daemon has exited.
+    fn stop(mut self) -> String {
         let signalled = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -76,7 +78,7 @@ impl Daemon {
                     "exit status {status}: {}",
                     self.log_text()
                 );
-                return;
+                return self.log_text();
             }
             assert!(
                 Instant::now() < deadline,
@@ -169,8 +171,7 @@ async fn first_start_writes_owner_only_token_file() {
         &secret,
     )
     .await;
-    let log = daemon.log_text();
-    daemon.stop();
+    let log = daemon.stop();
 
     let metadata = fs::metadata(folder.path().join("ztrisk.token")).expect("token file");
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
@@ -188,7 +189,7 @@ async fn first_start_writes_owner_only_token_file() {
 async fn restart_keeps_first_token() {
     let folder = tempfile::tempdir().expect("temporary folder");
     let client = reqwest::Client::new();
-    Daemon::start(folder.path(), "info").stop();
+    let _ = Daemon::start(folder.path(), "info").stop();
     let first = read_token_file(folder.path());
 
     let daemon = Daemon::start(folder.path(), "info");
@@ -198,8 +199,7 @@ async fn restart_keeps_first_token() {
         &first,
     )
     .await;
-    let log = daemon.log_text();
-    daemon.stop();
+    let log = daemon.stop();
 
     assert_eq!(read_token_file(folder.path()), first);
     assert_eq!(status, StatusCode::OK);
@@ -220,8 +220,7 @@ fn existing_token_prevents_first_token() {
     );
 
     let daemon = Daemon::start(folder.path(), "info");
-    let log = daemon.log_text();
-    daemon.stop();
+    let log = daemon.stop();
 
     assert!(!folder.path().join("ztrisk.token").exists());
     assert!(!log.contains("created the first API token"), "{log}");
@@ -271,8 +270,7 @@ async fn secrets_absent_from_database_and_logs() {
         .expect("request sent");
     let (wrong, _) = get(&client, &integrations, &format!("{first}x")).await;
     let while_running = database_bytes(folder.path());
-    let log = daemon.log_text();
-    daemon.stop();
+    let log = daemon.stop();
     let after_stop = database_bytes(folder.path());
 
     assert_eq!(create.status(), StatusCode::OK);
@@ -310,8 +308,7 @@ async fn rejection_log_is_rate_limited() {
         let (status, _) = get(&client, &url, unknown.expose()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let log = daemon.log_text();
-    daemon.stop();
+    let log = daemon.stop();
 
     let rejections: Vec<&str> = log
         .lines()

@@ -60,8 +60,8 @@ impl Daemon {
             .env("ZTRISK__LOG__FORMAT", "json")
             .env("ZTRISK__LOG__LEVEL", "info")
             // These tests measure what survives a crash, not the rate limit. Its default of
-            // 1,200 requests per token would answer 429 to writers that outrun it within one
-            // run, so it stays on the request path but is never reached.
+            // 1,200 requests per token would reject writers that outrun it within one run with
+            // 429, so it stays on the request path but is never reached.
             .env("ZTRISK__RATE_LIMIT__REQUESTS", "1000000000")
             .env("ZTRISK__RATE_LIMIT__PERIOD_SECS", "1")
             .envs(options.env.iter().cloned())
@@ -137,15 +137,36 @@ impl Daemon {
         assert!(status.is_none(), "ztrisk exited: {status:?}");
     }
 
-    /// Returns the log lines so far that contain `text`.
-    pub fn log_lines(&self, text: &str) -> Vec<String> {
-        let logs = self.logs.lock().unwrap();
-        logs.iter().filter(|l| l.contains(text)).cloned().collect()
+    /// Returns the lines logged so far that contain `text`. The daemon writes its log from a
+    /// log thread, in order, so this first sends a request with a new request id and waits
+    /// for its line: every line logged before that request is then in.
+    pub async fn log_lines(&self, text: &str) -> Vec<String> {
+        let marker = uuid::Uuid::new_v4().to_string();
+        self.client
+            .get(format!("{}/healthz", self.address))
+            .header("x-request-id", &marker)
+            .send()
+            .await
+            .expect("request sent");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs.lock().unwrap().clone();
+            if logs.iter().any(|line| line.contains(&marker)) {
+                return logs.into_iter().filter(|l| l.contains(text)).collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line for request {marker}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Returns the rate-limited error lines logged for requests that failed for `reason`.
-    pub fn unavailable_log_lines(&self, reason: &str) -> Vec<String> {
-        let lines = self.log_lines("request failed because the database is unavailable");
+    pub async fn unavailable_log_lines(&self, reason: &str) -> Vec<String> {
+        let lines = self
+            .log_lines("request failed because the database is unavailable")
+            .await;
         lines.into_iter().filter(|l| l.contains(reason)).collect()
     }
 

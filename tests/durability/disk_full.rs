@@ -144,12 +144,13 @@ async fn full_disk_rejects_writes_then_recovers() {
     assert_eq!(
         daemon
             .unavailable_log_lines("database storage is full")
+            .await
             .len(),
         1,
         "error log lines for database storage is full (rate-limited to one per 10 s)"
     );
     assert_eq!(
-        daemon.log_lines("writes are committing again").len(),
+        daemon.log_lines("writes are committing again").await.len(),
         1,
         "recovery log lines"
     );

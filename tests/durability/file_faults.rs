@@ -60,12 +60,13 @@ async fn read_only_file_rejects_writes_until_fixed() {
     assert_eq!(
         daemon
             .unavailable_log_lines("database file is read-only")
+            .await
             .len(),
         1,
         "error log lines for database file is read-only (rate-limited to one per 10 s)"
     );
     assert_eq!(
-        daemon.log_lines("writes are committing again").len(),
+        daemon.log_lines("writes are committing again").await.len(),
         1,
         "recovery log lines"
     );
@@ -115,7 +116,10 @@ async fn locked_database_rejects_writes_until_released() {
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(
-        daemon.unavailable_log_lines("database is locked").len(),
+        daemon
+            .unavailable_log_lines("database is locked")
+            .await
+            .len(),
         1,
         "error log lines for database is locked (rate-limited to one per 10 s)"
     );
@@ -166,7 +170,10 @@ async fn moved_or_deleted_file_rejects_writes() {
     assert_eq!(health.status, StatusCode::OK, "{}", health.body);
     daemon.assert_running();
     assert_eq!(
-        daemon.unavailable_log_lines("deleted or replaced").len(),
+        daemon
+            .unavailable_log_lines("deleted or replaced")
+            .await
+            .len(),
         1,
         "error log lines for deleted or replaced (rate-limited to one per 10 s)"
     );
