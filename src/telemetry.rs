@@ -37,11 +37,14 @@ const LOG_QUEUE_LINES: usize = 4096;
 /// Does nothing if a subscriber is already installed, as in tests that start many servers.
 ///
 /// Lines are formatted on the thread that logs them and written by a log thread, which
-/// writes all the lines waiting for it in one `write` call. A busy daemon then makes one
+/// writes the lines waiting for it, up to `LOG_BUFFER_BYTES`, in one `write` call. A busy daemon then makes one
 /// system call per batch of lines instead of one per line. A thread that logs while the
 /// queue is full waits, so no line is dropped. Lines still queued when the process is killed
 /// are lost; dropping the returned guard writes out the queue, so hold it until exit.
 pub fn init(settings: &LogSettings) -> Option<WorkerGuard> {
+    if tracing::dispatcher::has_been_set() {
+        return None;
+    }
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let output = LogOutput {
         pending: Vec::with_capacity(LOG_BUFFER_BYTES),
@@ -69,7 +72,7 @@ pub fn init(settings: &LogSettings) -> Option<WorkerGuard> {
     Some(guard)
 }
 
-/// The log thread's output: lines gather in `pending` until the log thread flushes, which it
+/// The log thread's output. Lines gather in `pending` until the log thread flushes, which it
 /// does whenever its queue is empty. A failed write is dropped rather than reported, because
 /// the log thread would report it on stderr, which panics once stderr is closed.
 struct LogOutput {

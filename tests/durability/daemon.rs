@@ -137,9 +137,9 @@ impl Daemon {
         assert!(status.is_none(), "ztrisk exited: {status:?}");
     }
 
-    /// Returns the lines logged so far that contain `text`. The daemon writes its log from a
-    /// log thread, in order, so this first sends a request with a new request id and waits
-    /// for its line: every line logged before that request is then in.
+    /// Returns the lines logged so far that contain `text`. The daemon writes its log in order
+    /// from a log thread, so this first sends a request with a new request id and waits for
+    /// its line, by which time every line logged before that request is in.
     pub async fn log_lines(&self, text: &str) -> Vec<String> {
         let marker = uuid::Uuid::new_v4().to_string();
         self.client
