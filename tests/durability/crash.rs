@@ -15,6 +15,10 @@ const DEFAULT_CYCLES: u32 = 25;
 const WRITERS: usize = 6;
 /// Accounts the writers share.
 const ACCOUNTS: u32 = 3;
+/// Maximum number of live integrations per writer. Creates outnumber deletes, so without a cap
+/// a long run fills an account to the daemon's limit of 1,000 and creates fail. Two writers
+/// share an account, so the cap keeps each account at 400 or fewer.
+const MAX_LIVE_PER_WRITER: usize = 200;
 /// Bounds, in milliseconds, of the random time the load runs before SIGKILL. The range spans
 /// several of the writer's background checkpoints, which run every 100 ms, so some kills land
 /// during a checkpoint.
@@ -62,13 +66,13 @@ impl Writer {
     }
 
     /// Picks the next write: a create when the writer has few integrations, else a create,
-    /// update or delete at random.
+    /// update or delete at random, with no create once the writer has `MAX_LIVE_PER_WRITER`.
     fn next_write(&mut self) -> InFlight {
         self.counter += 1;
         let tag = format!("w{}-{}", self.index, self.counter);
         let live = self.live_ids();
         let roll = self.rng.u32(0..100);
-        if live.len() < 3 || roll < 40 {
+        if live.len() < 3 || (roll < 40 && live.len() < MAX_LIVE_PER_WRITER) {
             let body = json!({
                 "integration_type": "Okta",
                 "tenant_url": format!("https://{tag}-c.okta.com"),
