@@ -7,6 +7,11 @@
 //! synchronous read-only connection. That read is a new SQLite read transaction, so it sees
 //! every commit that finished before the request started. When the counter differs from the
 //! copy's, the check reloads all tokens in one transaction before it looks the token up.
+//!
+//! A transaction costs more than the rest of the check, so the check first reads the
+//! WAL-index header (`WalIndex`), which every commit rewrites. While the header is the one
+//! read just before the counter was last read, nothing was committed since, and the copy is
+//! current without a transaction.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +25,7 @@ use chrono::{DateTime, Utc};
 use super::last_used::LastUsedRecorder;
 use super::rejection_log::RejectionLog;
 use crate::domain::{AccountScope, Permission, TokenHash, TokenId, TokenSecret};
-use crate::store::{StoreError, TokenReader, TokenSet};
+use crate::store::{StoreError, TokenReader, TokenSet, WalIndex, WalIndexHeader};
 
 /// Maximum time a token check waits for a SQLite lock. It blocks an HTTP worker thread, so it
 /// is kept short. In WAL mode a reader waits only while another connection resets or recovers
@@ -86,11 +91,19 @@ struct TokenEntry {
     last_used_secs: AtomicI64,
 }
 
+/// The copy of the tokens in use, and the WAL-index header read before its counter was last
+/// read and matched.
+struct Current {
+    snapshot: Arc<Snapshot>,
+    confirmed_at: Option<WalIndexHeader>,
+}
+
 /// Checks tokens for the HTTP layer. Shared by every worker thread.
 pub struct TokenAuthority {
     readers: Box<[Mutex<TokenReader>]>,
     next_reader: AtomicUsize,
-    snapshot: RwLock<Arc<Snapshot>>,
+    wal_index: WalIndex,
+    current: RwLock<Current>,
     last_used: LastUsedRecorder,
     rejections: RejectionLog,
 }
@@ -111,7 +124,11 @@ impl TokenAuthority {
         Ok(Self {
             readers,
             next_reader: AtomicUsize::new(0),
-            snapshot: RwLock::new(Arc::new(snapshot)),
+            wal_index: WalIndex::open(path),
+            current: RwLock::new(Current {
+                snapshot: Arc::new(snapshot),
+                confirmed_at: None,
+            }),
             last_used,
             rejections: RejectionLog::new(),
         })
@@ -155,28 +172,38 @@ impl TokenAuthority {
 
     /// Returns the snapshot of the tokens as committed now, reloading it if they changed.
     fn current(&self) -> Result<Arc<Snapshot>, StoreError> {
+        // The header is read before the counter, so while it stays the same, no commit
+        // happened after the counter's read either.
+        let header = self.wal_index.header();
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        if header.is_some() && current.confirmed_at == header {
+            return Ok(Arc::clone(&current.snapshot));
+        }
+        let snapshot = Arc::clone(&current.snapshot);
+        drop(current);
+
         let mut reader = self.reader();
         let generation = reader.generation()?;
-        let snapshot = Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner));
-        if snapshot.generation == generation {
-            return Ok(snapshot);
-        }
-
-        let set = reader.load()?;
-        drop(reader);
-        let fresh = Arc::new(Snapshot::build(set, Some(&snapshot)));
-        tracing::info!(
-            generation = fresh.generation,
-            tokens = fresh.by_hash.len(),
-            "API tokens changed; reloaded them"
-        );
-        // Two threads that reload at once may store their snapshots in either order. An older
-        // one stored last costs one more reload, because the next check compares generations.
-        *self
-            .snapshot
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::clone(&fresh);
-        Ok(fresh)
+        let snapshot = if snapshot.generation == generation {
+            snapshot
+        } else {
+            let set = reader.load()?;
+            drop(reader);
+            let fresh = Arc::new(Snapshot::build(set, Some(&snapshot)));
+            tracing::info!(
+                generation = fresh.generation,
+                tokens = fresh.by_hash.len(),
+                "API tokens changed; reloaded them"
+            );
+            fresh
+        };
+        // Two threads may store their results in either order. Each pair is consistent, so an
+        // older one stored last costs only one more counter read on the next check.
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Current {
+            snapshot: Arc::clone(&snapshot),
+            confirmed_at: header,
+        };
+        Ok(snapshot)
     }
 
     /// Locks a free reader if there is one, else waits for the next one in turn.

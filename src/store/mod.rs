@@ -10,6 +10,7 @@ mod outage;
 mod reader;
 mod token_reader;
 mod tokens;
+mod wal_index;
 mod writer;
 
 pub use backup::{backup, BackupSummary};
@@ -21,3 +22,4 @@ pub use token_reader::{TokenReader, TokenSet};
 pub use tokens::{
     insert_token, list_tokens, revoke_token, NewToken, RevokeOutcome, StoredToken, TokenStore,
 };
+pub use wal_index::{WalIndex, WalIndexHeader};
