@@ -3,7 +3,9 @@
 --   ZTRISK_BENCH_PATHS    file of request paths, one per line (required)
 --   ZTRISK_BENCH_METHOD   GET (default), POST, PUT or DELETE
 --   ZTRISK_BENCH_ORDER    "random": a random path per request (default);
---                         "once": each path once, in file order, split between threads
+--                         "once": each path once, in file order, split between threads.
+--                         When a thread has used its paths, the run ends, even before
+--                         its duration, so no path is requested twice.
 --   ZTRISK_BENCH_THREADS  wrk's -t value, needed by "once" to split the paths (default 1)
 --   ZTRISK_BENCH_BODY     request body, sent as application/json (optional)
 --   ZTRISK_BENCH_TOKEN    API token, sent as "Authorization: Bearer ..." (optional)
@@ -12,6 +14,13 @@
 --                         with status 400 or above is the error count.
 -- done() prints one line "ZTRISK_BENCH_RESULT {json}" with the counts and latencies in
 -- microseconds.
+
+local ffi = require("ffi")
+ffi.cdef([[
+int getpid(void);
+int tgkill(int tgid, int tid, int sig);
+]])
+local SIGINT = 2
 
 local paths_file = os.getenv("ZTRISK_BENCH_PATHS")
 local method = os.getenv("ZTRISK_BENCH_METHOD") or "GET"
@@ -43,27 +52,41 @@ function init(args)
    for line in io.lines(paths_file) do
       if order ~= "once" or line_number % thread_count == thread_index then
          table.insert(requests, wrk.format(method, line, headers, body))
+         last_path = line
       end
       line_number = line_number + 1
    end
    if #requests == 0 then
       error("no paths in " .. paths_file)
    end
+   -- Sent after every path was used, while the event loop stops. wrk never reads the
+   -- response, and a GET changes nothing.
+   spare_request = wrk.format("GET", last_path, headers)
 
    next_request = 0
-   overrun = 0
+   used_up = 0
    mismatched = 0
    math.randomseed(thread_index + 1)
 end
 
+-- Ends the run now. This thread sends no more requests, and SIGINT wakes wrk's main thread
+-- (its thread id is the process id) from its sleep, so it measures the run up to now.
+local function end_run()
+   wrk.thread:stop()
+   local pid = ffi.C.getpid()
+   ffi.C.tgkill(pid, pid, SIGINT)
+end
+
 function request()
    if order == "once" then
-      next_request = next_request + 1
-      if next_request > #requests then
-         -- Every path was used: repeat them, and report it, since the repeats fail.
-         next_request = 1
-         overrun = overrun + 1
+      if next_request == #requests then
+         if used_up == 0 then
+            used_up = 1
+            end_run()
+         end
+         return spare_request
       end
+      next_request = next_request + 1
       return requests[next_request]
    end
    return requests[math.random(#requests)]
@@ -81,20 +104,20 @@ end
 
 function done(summary, latency, requests)
    local total_mismatched = 0
-   local total_overrun = 0
+   local paths_used_up = false
    for _, thread in ipairs(threads) do
       total_mismatched = total_mismatched + (thread:get("mismatched") or 0)
-      total_overrun = total_overrun + (thread:get("overrun") or 0)
+      paths_used_up = paths_used_up or thread:get("used_up") == 1
    end
    local e = summary.errors
    io.write(string.format(
       'ZTRISK_BENCH_RESULT {"requests":%d,"duration_us":%d,'
          .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
-         .. '"mismatched":%d,"overrun":%d,'
+         .. '"mismatched":%d,"paths_used_up":%s,'
          .. '"latency_us":{"p50":%.0f,"p99":%.0f,"p99_9":%.0f,"max":%.0f,"mean":%.1f}}\n',
       summary.requests, summary.duration,
       e.connect, e.read, e.write, e.status, e.timeout,
-      total_mismatched, total_overrun,
+      total_mismatched, tostring(paths_used_up),
       latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
       latency.max, latency.mean))
 end
