@@ -17,6 +17,11 @@ use crate::daemon::{
 /// Client tasks creating integrations while the backup runs.
 const WRITERS: usize = 3;
 
+/// Integration limit of the test account: the maximum the daemon allows. The writers
+/// create until the backup has finished, so on a fast machine the default of 1,000 would
+/// reject their creates with 400.
+const ACCOUNT_LIMIT: usize = 100_000;
+
 /// Runs `ztrisk backup` on `database` with `arguments`, off the async runtime.
 async fn run_backup(database: &Path, arguments: &[&str]) -> Output {
     let url = database_url(database);
@@ -42,8 +47,9 @@ async fn create_until(
     stop: Arc<AtomicBool>,
     acknowledged: Arc<Mutex<Vec<Value>>>,
 ) {
-    // The bound only stops a runaway loop; `stop` ends it within a second or two.
-    for n in 0..100_000 {
+    // The bound only stops a runaway loop, since `stop` ends it within a second or two. It
+    // keeps the writers together under the account's limit.
+    for n in 0..ACCOUNT_LIMIT / WRITERS {
         if stop.load(Ordering::Relaxed) {
             return;
         }
@@ -64,7 +70,14 @@ async fn backup_under_writes_restores_exactly() {
     let folder = tempfile::tempdir().expect("temporary folder");
     let database = folder.path().join("ztrisk.db");
     let target = folder.path().join("backup.db");
-    let daemon = Daemon::start(&database, &Options::default());
+    let options = Options {
+        env: vec![(
+            "ZTRISK__INTEGRATIONS__MAX_PER_ACCOUNT".into(),
+            ACCOUNT_LIMIT.to_string(),
+        )],
+        ..Options::default()
+    };
+    let daemon = Daemon::start(&database, &options);
     // Private, unlike SQLite's default of 0644, so the test can check that the backup copies the mode.
     use std::os::unix::fs::PermissionsExt;
     let private = std::fs::Permissions::from_mode(0o600);
@@ -165,7 +178,7 @@ async fn backup_under_writes_restores_exactly() {
         let _ = std::fs::remove_file(side_file);
     }
     std::fs::copy(&restored_from, &database).expect("backup copied into place");
-    let restarted = Daemon::start(&database, &Options::default());
+    let restarted = Daemon::start(&database, &options);
     let listed = restarted.list(&account).await;
     restarted.stop();
     let live = inspect(&database, true).await;
