@@ -1,6 +1,5 @@
 """The official Python SDK (PyPI `cloudflare`) against a running daemon."""
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -117,7 +116,6 @@ def test_duplicate_reference_conflicts_at_once(
     )
     log.sent.clear()
 
-    started = time.monotonic()
     with pytest.raises(cloudflare.ConflictError) as conflict:
         integrations.create(
             account_id=account,
@@ -125,14 +123,11 @@ def test_duplicate_reference_conflicts_at_once(
             tenant_url=TENANT_URL,
             reference_id="dup",
         )
-    elapsed = time.monotonic() - started
 
     assert conflict.value.status_code == 409
     assert conflict.value.response.headers["x-should-retry"] == "false"
+    # The request hook records every attempt, retries included.
     assert len(log.sent) == 1, "the SDK retried the conflict"
-    # Before its first retry the SDK (5.9.0) waits 0.5 seconds less up to 25 % jitter, so a
-    # response within 0.3 seconds was not retried.
-    assert elapsed < 0.3
 
 
 def test_invalid_input_is_bad_request(client: Cloudflare, account: str) -> None:

@@ -152,19 +152,15 @@ test('duplicate reference conflicts at once', async () => {
   await integrationsOf(counted).create(body);
   sent.length = 0;
 
-  const started = performance.now();
   const conflict = await integrationsOf(counted)
     .create(body)
     .catch((e) => e);
-  const elapsed = performance.now() - started;
 
   assert.ok(conflict instanceof Cloudflare.ConflictError, String(conflict));
   assert.equal(conflict.status, 409);
   assert.equal(conflict.headers.get('x-should-retry'), 'false');
+  // countingFetch records every attempt, retries included.
   assert.equal(sent.length, 1, 'the SDK retried the conflict');
-  // Before its first retry the SDK (7.3.0) waits 0.5 seconds less up to 25 % jitter, so a
-  // response within 0.3 seconds was not retried.
-  assert.ok(elapsed < 300, `took ${elapsed} ms`);
 });
 
 test('invalid input is bad request', async () => {
