@@ -232,7 +232,7 @@ fn sigint_lets_inflight_request_finish() {
     let request = format!(
         "POST /client/v4/accounts/{:032x}/zt_risk_scoring/integrations HTTP/1.1\r\n\
          Host: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Authorization: Bearer {}\r\nConnection: close\r\n\r\n{head}",
+         Authorization: Bearer {}\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n{head}",
         1,
         body.len(),
         token.trim_end()
@@ -240,7 +240,12 @@ fn sigint_lets_inflight_request_finish() {
     stream
         .write_all(request.as_bytes())
         .expect("request head sent");
-    std::thread::sleep(Duration::from_millis(300));
+    // The daemon sends 100 Continue once it has parsed the request head, so the request is
+    // in flight when the signal arrives, however slow the machine.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout set");
+    let interim = read_head(&mut stream);
 
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(300));
@@ -251,8 +256,20 @@ fn sigint_lets_inflight_request_finish() {
     stream.read_to_string(&mut response).expect("response read");
     let status = wait_for_exit(&mut child);
 
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(status.success(), "exit status {status}");
+}
+
+/// Reads one response head, up to and including its blank line, and nothing after it.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("response head read");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 #[test]
