@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use url::Url;
 
@@ -268,17 +269,21 @@ impl Settings {
         )
     }
 
-    /// The database file named by `database.url`, or `None` if the URL names no file.
+    /// The database file named by `database.url`, or `None` if the URL names no file. The
+    /// path is percent-decoded, as sqlx decodes it when it opens the database.
     pub fn database_path(&self) -> Option<PathBuf> {
         let url = &self.database.url;
         let rest = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))?;
-        let path = rest.split('?').next().unwrap_or_default();
-        if path.is_empty() || path == ":memory:" {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = url::form_urlencoded::parse(query.as_bytes())
+            .any(|(key, value)| key == "mode" && value == "memory");
+        if path.is_empty() || path == ":memory:" || in_memory {
             return None;
         }
-        Some(PathBuf::from(path))
+        let path = percent_decode_str(path).decode_utf8().ok()?;
+        Some(PathBuf::from(path.as_ref()))
     }
 
     /// `server.public_url` without a trailing slash.
@@ -346,6 +351,22 @@ mod tests {
             settings.database_path(),
             Some(PathBuf::from("data/ztrisk.db"))
         );
+    }
+
+    #[test]
+    fn database_path_decodes_like_sqlx() {
+        let path_of = |url: &str| {
+            let mut settings = Settings::defaults();
+            settings.database.url = url.into();
+            settings.database_path()
+        };
+
+        let spaced = Some(PathBuf::from("/srv/my data/z.db"));
+        assert_eq!(path_of("sqlite:///srv/my%20data/z.db"), spaced);
+        assert_eq!(path_of("sqlite:/srv/my%20data/z.db?mode=rwc"), spaced);
+        assert_eq!(path_of("sqlite:z.db?mode=memory"), None);
+        assert_eq!(path_of("sqlite::memory:"), None);
+        assert_eq!(path_of("sqlite://%FF.db"), None);
     }
 
     #[test]

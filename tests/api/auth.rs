@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use ztrisk::domain::{AccountScope, AccountTag, Permission, TokenSecret};
 
-use crate::helpers::{account, create_body, spawn_app, Caller, Reply, TestApp};
+use crate::helpers::{account, create_body, spawn_app, start_in, Caller, Reply, TestApp};
 
 /// An app with one integration in `account` and a token for each way of being rejected.
 struct Fixture {
@@ -621,4 +621,48 @@ async fn wait_for_last_used(app: &TestApp) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("last_used_at was not written within 5 seconds");
+}
+
+#[tokio::test]
+async fn encoded_database_url_uses_one_file() {
+    // sqlx reads `%20` in database.url as a space. The token check and the readers must open
+    // that same file, or a revocation by `ztrisk token` never reaches the daemon.
+    let folder = tempfile::tempdir().expect("temporary folder");
+    std::fs::create_dir(folder.path().join("my data")).expect("folder created");
+    let app = start_in(
+        folder,
+        |settings| {
+            let url = settings
+                .database
+                .url
+                .replace("ztrisk.db", "my%20data/ztrisk.db");
+            settings.database.url = url;
+        },
+        |_| {},
+    )
+    .await;
+    let account = account(1);
+
+    let created = app.create(&account, &create_body("spaced")).await;
+    let id = created.body["result"]["id"].as_str().unwrap_or_default();
+    let fetched = app.get(&account, id).await;
+    let (token_id, secret) = app
+        .issue_token(Permission::Edit, AccountScope::All, None)
+        .await;
+    let before_revoke = app.with_token(&secret).list(&account).await;
+    app.revoke_token(&token_id).await;
+    let after_revoke = app.with_token(&secret).list(&account).await;
+    let folder = app.stop().await;
+
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    assert_eq!(
+        before_revoke.status,
+        StatusCode::OK,
+        "{}",
+        before_revoke.body
+    );
+    assert_eq!(after_revoke.status, StatusCode::UNAUTHORIZED);
+    assert!(folder.path().join("my data/ztrisk.db").is_file());
+    assert!(!folder.path().join("my%20data").exists());
 }
