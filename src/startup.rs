@@ -226,6 +226,7 @@ async fn open_tokens(settings: &Settings, database: &Database) -> anyhow::Result
         workers => workers,
     };
     let recorder = LastUsedRecorder::start(database.tokens.clone());
-    TokenAuthority::open(&path, workers.min(MAX_TOKEN_READERS), recorder)
+    let path = database.path();
+    TokenAuthority::open(path, workers.min(MAX_TOKEN_READERS), recorder)
         .with_context(|| format!("failed to read API tokens from {}", path.display()))
 }

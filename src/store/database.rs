@@ -41,6 +41,11 @@ pub struct Database {
 }
 
 impl Database {
+    /// Returns the database file's path with symbolic links resolved, as SQLite opened it.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Checks, for readiness probes, what a write needs. The file at the configured path must
     /// still be the one opened and be writable, a read query must succeed, and the writer
     /// must start a transaction within `READY_PROBE_TIMEOUT`. If the last write failed for
@@ -110,6 +115,10 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     let path = settings
         .database_path()
         .context("database.url names no file")?;
+    // SQLite follows symbolic links and keeps the `-wal` and `-shm` files beside the target,
+    // so the file checks and the readers use the resolved path too.
+    let path = std::fs::canonicalize(&path)
+        .with_context(|| format!("failed to resolve the path {}", path.display()))?;
     let file = DatabaseFile::identify(&path)
         .with_context(|| format!("failed to read the status of {}", path.display()))?;
     let context = WriterContext {

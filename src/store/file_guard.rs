@@ -72,6 +72,11 @@ impl DatabaseFile {
         })
     }
 
+    /// Returns the path of the database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.database.path
+    }
+
     /// Fails with `FileMissing` unless the database file and its side files at their paths
     /// are still the ones opened, and with `ReadOnly` unless this process may write the
     /// database file. Costs three `stat` calls and an `access` call.

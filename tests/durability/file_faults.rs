@@ -242,3 +242,27 @@ async fn deleted_wal_file_rejects_writes() {
     not_ready.assert_unavailable(missing, "readyz after WAL delete");
     daemon.stop();
 }
+
+#[tokio::test]
+async fn symlinked_database_is_checked_at_target() {
+    let folder = folder_for(None);
+    let target = folder.path().join("real").join("ztrisk.db");
+    std::fs::create_dir(target.parent().expect("folder")).expect("folder created");
+    let link = folder.path().join("ztrisk.db");
+    std::os::unix::fs::symlink(&target, &link).expect("symbolic link created");
+    let daemon = Daemon::start(&link, &Options::default());
+    let account = account(8);
+    let kept = daemon.create(&account, &create_body("kept")).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    // SQLite keeps the side files beside the link's target, not beside the link.
+    let [wal, _] = crate::daemon::side_files(&target);
+
+    std::fs::remove_file(&wal).expect("WAL file deleted");
+    let rejected = daemon.create(&account, &create_body("rejected")).await;
+
+    rejected.assert_unavailable(
+        "database file is missing or was replaced",
+        "create after WAL delete",
+    );
+    daemon.stop();
+}
