@@ -499,6 +499,18 @@ async fn verify_rejects_invalid_tokens() {
     }
 }
 
+/// Issues a token, as `ztrisk token create` does, and lists `account` with it before and
+/// right after revoking it.
+async fn list_around_revoke(app: &TestApp, account: &str) -> (Reply, Reply) {
+    let (id, secret) = app
+        .issue_token(Permission::Edit, AccountScope::All, None)
+        .await;
+    let before_revoke = app.with_token(&secret).list(account).await;
+    app.revoke_token(&id).await;
+    let after_revoke = app.with_token(&secret).list(account).await;
+    (before_revoke, after_revoke)
+}
+
 #[tokio::test]
 async fn token_changes_apply_on_next_request() {
     let app = spawn_app().await;
@@ -507,12 +519,7 @@ async fn token_changes_apply_on_next_request() {
     // Each round checks a new token and a revocation on the very next request, so a check
     // that kept reading an old copy of the tokens fails in some round.
     for round in 0..20 {
-        let (id, secret) = app
-            .issue_token(Permission::Edit, AccountScope::All, None)
-            .await;
-        let before_revoke = app.with_token(&secret).list(&account).await;
-        app.revoke_token(&id).await;
-        let after_revoke = app.with_token(&secret).list(&account).await;
+        let (before_revoke, after_revoke) = list_around_revoke(&app, &account).await;
 
         assert_eq!(before_revoke.status, StatusCode::OK, "round {round}");
         assert_eq!(
@@ -646,12 +653,7 @@ async fn encoded_database_url_uses_one_file() {
     let created = app.create(&account, &create_body("spaced")).await;
     let id = created.body["result"]["id"].as_str().unwrap_or_default();
     let fetched = app.get(&account, id).await;
-    let (token_id, secret) = app
-        .issue_token(Permission::Edit, AccountScope::All, None)
-        .await;
-    let before_revoke = app.with_token(&secret).list(&account).await;
-    app.revoke_token(&token_id).await;
-    let after_revoke = app.with_token(&secret).list(&account).await;
+    let (before_revoke, after_revoke) = list_around_revoke(&app, &account).await;
     let folder = app.stop().await;
 
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);

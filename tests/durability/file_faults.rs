@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, SqliteConnection};
 
-use crate::daemon::{account, database_url, folder_for, inspect, is_root, Daemon, Options};
+use crate::daemon::{account, database_url, folder_for, inspect, is_root, Daemon, Options, Reply};
 
 /// The `nobody` user, under which a test running as root starts the daemon, because root may
 /// write a file whatever its permission bits are.
@@ -223,18 +223,24 @@ async fn writer_recovers_after_failed_transaction() {
     assert_eq!(file.rows.len(), 2);
 }
 
+/// Creates an integration in `account`, deletes the WAL file at `wal`, and returns the
+/// response to a second create.
+async fn create_after_wal_delete(daemon: &Daemon, wal: &Path, account: &str) -> Reply {
+    let kept = daemon.create(account, &create_body("kept")).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+
+    std::fs::remove_file(wal).expect("WAL file deleted");
+    daemon.create(account, &create_body("rejected")).await
+}
+
 #[tokio::test]
 async fn deleted_wal_file_rejects_writes() {
     let folder = folder_for(None);
     let database = folder.path().join("ztrisk.db");
     let daemon = Daemon::start(&database, &Options::default());
-    let account = account(7);
-    let kept = daemon.create(&account, &create_body("kept")).await;
-    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     let [wal, _] = crate::daemon::side_files(&database);
 
-    std::fs::remove_file(&wal).expect("WAL file deleted");
-    let rejected = daemon.create(&account, &create_body("rejected")).await;
+    let rejected = create_after_wal_delete(&daemon, &wal, &account(7)).await;
     let not_ready = daemon.get("/readyz").await;
 
     let missing = "database file is missing or was replaced";
@@ -251,14 +257,10 @@ async fn symlinked_database_is_checked_at_target() {
     let link = folder.path().join("ztrisk.db");
     std::os::unix::fs::symlink(&target, &link).expect("symbolic link created");
     let daemon = Daemon::start(&link, &Options::default());
-    let account = account(8);
-    let kept = daemon.create(&account, &create_body("kept")).await;
-    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     // SQLite keeps the side files beside the link's target, not beside the link.
     let [wal, _] = crate::daemon::side_files(&target);
 
-    std::fs::remove_file(&wal).expect("WAL file deleted");
-    let rejected = daemon.create(&account, &create_body("rejected")).await;
+    let rejected = create_after_wal_delete(&daemon, &wal, &account(8)).await;
 
     rejected.assert_unavailable(
         "database file is missing or was replaced",
