@@ -226,7 +226,7 @@ async fn open_tokens(settings: &Settings, database: &Database) -> anyhow::Result
         workers => workers,
     };
     let recorder = LastUsedRecorder::start(database.tokens.clone());
-    let path = database.path();
-    TokenAuthority::open(path, workers.min(MAX_TOKEN_READERS), recorder)
-        .with_context(|| format!("failed to read API tokens from {}", path.display()))
+    let database_file = database.path();
+    TokenAuthority::open(database_file, workers.min(MAX_TOKEN_READERS), recorder)
+        .with_context(|| format!("failed to read API tokens from {}", database_file.display()))
 }
